@@ -1,0 +1,44 @@
+"""Data sets the package generates, seeded, so no chapter downloads anything.
+
+Chapter 1 uses :func:`make_spirals`; later chapters add their sequence tasks here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._checks import check_float, check_int
+
+
+def make_spirals(
+    n_per_class: int = 300,
+    *,
+    n_classes: int = 2,
+    turns: float = 1.25,
+    noise: float = 0.08,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Interleaved spirals in the plane: a classic set no straight line can separate.
+
+    Class ``k``'s points lie on the spiral ``r = t``, ``angle = 2 pi (turns t + k / n_classes)``
+    for ``t`` in (0, 1], plus Gaussian noise of standard deviation ``noise``.
+
+    Returns:
+        ``x`` of shape (N, 2) in roughly [-1, 1]^2 (float32) and labels ``y`` of shape (N,)
+        (int64), with ``N = n_classes * n_per_class``, classes interleaved in order.
+    """
+    check_int("n_per_class", n_per_class, minimum=1)
+    check_int("n_classes", n_classes, minimum=2)
+    check_float("turns", turns, minimum=0.0, strict_minimum=True)
+    check_float("noise", noise, minimum=0.0)
+    check_int("seed", seed, minimum=0)
+    g = torch.Generator().manual_seed(seed)
+    t = torch.rand(n_classes, n_per_class, generator=g) * 0.95 + 0.05  # (K, N)
+    k = torch.arange(n_classes).unsqueeze(1)  # (K, 1)
+    angle = 2 * math.pi * (turns * t + k / n_classes)
+    x = torch.stack([t * torch.cos(angle), t * torch.sin(angle)], dim=-1)  # (K, N, 2)
+    x = x + noise * torch.randn(x.shape, generator=g)
+    y = k.expand(n_classes, n_per_class)
+    return x.reshape(-1, 2).float(), y.reshape(-1).long()

@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+import torch
+
+from rnn2transformer import glue, start_run
+from rnn2transformer.exercises import autograd_derivative, check_function
+from rnn2transformer.explorers import gradient_explorer
+
+
+def test_run_stamp_names_device_versions_seed_and_time():
+    run = start_run(seed=7, device="cpu")
+    table = run.stamp()
+    assert list(table.index) == ["device", "torch", "python", "rnn2transformer", "seed",
+                                 "wall time"]
+    assert table.loc["torch", "value"] == torch.__version__
+    assert table.loc["seed", "value"] == "7"
+    assert table.loc["device", "value"].startswith("cpu")
+    assert run.elapsed() >= 0
+
+
+def test_glue_hands_plain_numbers_to_the_prose():
+    assert type(glue("x", np.float64(1.5))) is float
+    assert type(glue("y", torch.tensor(2))) is int
+    with pytest.raises(ValueError, match="non-empty str"):
+        glue("", 1)
+
+
+def test_check_function_reports_each_outcome(capsys):
+    reference = autograd_derivative(torch.sigmoid)
+    inputs = [torch.linspace(-3, 3, 7)]
+
+    def not_done(z):
+        raise NotImplementedError
+
+    assert not check_function(not_done, reference, inputs)
+    assert "Not done yet" in capsys.readouterr().out
+    assert not check_function(lambda z: z * 0.25, reference, inputs)
+    assert "expected" in capsys.readouterr().out
+    assert not check_function(lambda z: z[:2], reference, inputs)
+    assert "shape (7,)" in capsys.readouterr().out
+    assert check_function(lambda z: torch.sigmoid(z) * (1 - torch.sigmoid(z)), reference, inputs)
+    assert "Correct" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="at least one"):
+        check_function(not_done, reference, [])
+
+
+def test_gradient_explorer_recomputes_when_a_control_moves():
+    explorer = gradient_explorer(n_examples=64)
+    before, summary = explorer.result.copy(), explorer.summary
+    assert len(before) == explorer.controls["depth"].value
+    explorer.controls["depth"].value = 4
+    assert len(explorer.result) == 4
+    explorer.controls["activation"].value = "relu"
+    after = explorer.result
+    assert not np.allclose(after["delta_norm"], before["delta_norm"].iloc[:4])
+    assert explorer.summary != summary and "layer 4" in explorer.summary

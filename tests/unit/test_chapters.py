@@ -1,0 +1,86 @@
+"""The chapters as files: pairing with their notebooks, the Colab cell, the table of contents."""
+
+import ast
+import pkgutil
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+import rnn2transformer
+
+ROOT = Path(__file__).parents[2]
+CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+
+def toc_files():
+    files = [TOC["root"]]
+    for part in TOC.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+def cells(notebook):
+    return [(c.cell_type, c.source.strip()) for c in notebook.cells]
+
+
+def test_there_are_chapters():
+    assert CHAPTERS, "no chapters/*.md found"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
+def test_markdown_and_notebook_are_in_sync(md):
+    ipynb = md.with_suffix(".ipynb")
+    assert ipynb.exists(), f"{ipynb.name} is missing: run `make notebooks`"
+    assert cells(jupytext.read(md)) == cells(nbformat.read(ipynb, as_version=4)), (
+        f"{ipynb.name} is out of sync with {md.name}: run `make notebooks`"
+    )
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(md):
+    notebook = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
+def test_first_code_cell_installs_from_the_configured_repository(md):
+    first = next(c for c in jupytext.read(md).cells if c.cell_type == "code")
+    assert "remove-cell" in first.metadata.get("tags", [])
+    assert "google.colab" in first.source and "%pip install" in first.source
+    assert f'"git+{CONFIG["repository"]["url"]}"' in first.source
+    assert "torch" not in first.source.split("%pip install", 1)[1]  # never reinstall torch
+
+
+def test_every_toc_entry_exists_and_every_chapter_is_listed():
+    for entry in toc_files():
+        assert (ROOT / f"{entry}.md").exists(), f"_toc.yml lists {entry}, which does not exist"
+    listed = set(toc_files())
+    for md in CHAPTERS:
+        assert f"chapters/{md.stem}" in listed, f"{md.name} is not in _toc.yml"
+
+
+def package_names():
+    names = set()
+    for module in pkgutil.iter_modules(rnn2transformer.__path__):
+        source = (Path(rnn2transformer.__path__[0]) / f"{module.name}.py").read_text()
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_"):
+                names.add(node.name)
+    return names
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
+def test_chapters_use_the_package_instead_of_copying_it(md):
+    code = "\n".join(c.source for c in jupytext.read(md).cells if c.cell_type == "code")
+    assert "from rnn2transformer" in code
+    defined = set(re.findall(r"^(?:def|class) (\w+)", code, re.M))
+    copied = defined & package_names()
+    assert not copied, f"{md.name} redefines package code: {sorted(copied)}"

@@ -1,0 +1,86 @@
+import json
+import re
+from pathlib import Path
+
+import altair as alt
+import jsonschema
+import pandas as pd
+import pytest
+
+from rnn2transformer import charts
+
+BUNDLE = Path(__file__).parents[2] / "book" / "_static" / "vega-bundle.js"
+
+
+def sample_chart():
+    data = pd.DataFrame({"x": [0, 1, 2], "y": [1.0, 0.5, 0.25], "k": list("abc")})
+    s = charts.slider("cut", minimum=0, maximum=2, step=1, value=1)
+    return (
+        alt.Chart(data)
+        .mark_line()
+        .encode(x="x:Q", y="y:Q")
+        .add_params(s)
+        .transform_filter(alt.datum.x <= s)
+        .properties(description="a test chart </script>")
+    )
+
+
+def test_theme_is_enabled_and_spec_is_valid_vega_lite():
+    spec = sample_chart().to_dict()
+    assert alt.theme.active == charts.THEME_NAME
+    assert spec["config"]["range"]["category"] == charts.PALETTE
+    schema = alt.vegalite.v6.schema.core.load_schema()
+    jsonschema.validate(spec, schema)  # raises on an invalid spec
+    assert spec["params"][0]["bind"]["input"] == "range"
+
+
+def test_book_renderer_needs_no_cdn_and_escapes_script_end():
+    spec = sample_chart().to_dict()
+    html = charts.book_renderer(spec)["text/html"]
+    assert "vegaEmbed(el," in html and "renderer: 'svg'" in html
+    # Only the spec's "$schema" names a URL; nothing is loaded from anywhere.
+    assert "src=" not in html and "jsdelivr" not in html and "require(" not in html
+    assert "</script>" not in html.split("<script>", 1)[1][:-len("</script>")]
+    embedded = re.search(r"vegaEmbed\(el, (\{.*\}), \{renderer", html, re.S).group(1)
+    assert json.loads(embedded.replace("<\\/", "</")) == spec
+    assert 'aria-label="a test chart &lt;/script&gt;"' in html
+
+
+def test_renderer_ids_are_unique_and_repeatable():
+    spec = sample_chart().to_dict()
+    first = charts.book_renderer(spec)["text/html"]
+    second = charts.book_renderer(spec)["text/html"]
+    ids = [re.search(r'id="([^"]+)"', h).group(1) for h in (first, second)]
+    assert ids[0] != ids[1]
+    assert ids[0].rsplit("-", 1)[0] == ids[1].rsplit("-", 1)[0]  # same content hash
+
+
+def test_bundle_matches_the_installed_altair():
+    header = BUNDLE.read_text()[:400]
+    versions = dict(re.findall(r"(vega(?:-lite|-embed)?)@([\d.]+)", header))
+    assert versions["vega-lite"] == alt.SCHEMA_VERSION.lstrip("v")
+    assert versions["vega"].split(".")[0] == alt.VEGA_VERSION.lstrip("v").split(".")[0]
+    assert versions["vega-embed"].split(".")[0] == alt.VEGAEMBED_VERSION.lstrip("v").split(".")[0]
+    assert "sourceMappingURL" not in BUNDLE.read_text()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(name="a b", minimum=0, maximum=1, step=1), "valid identifier"),
+        (dict(name="s", minimum=1, maximum=1, step=1), "maximum must be > minimum"),
+        (dict(name="s", minimum=0, maximum=1, step=0), "step must be > 0.0"),
+        (dict(name="s", minimum=0, maximum=1, step=1, value=3), "value must be <= 1.0, got 3"),
+    ],
+)
+def test_slider_validates(kwargs, message):
+    name = kwargs.pop("name")
+    with pytest.raises(ValueError, match=message):
+        charts.slider(name, **kwargs)
+
+
+def test_describe_sets_the_accessible_description():
+    chart = charts.describe(alt.Chart(pd.DataFrame({"x": [1]})).mark_point(), "one point")
+    assert chart.to_dict()["description"] == "one point"
+    with pytest.raises(ValueError, match="non-empty"):
+        charts.describe(chart, " ")

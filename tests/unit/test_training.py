@@ -1,0 +1,234 @@
+import math
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from rnn2transformer import train
+from rnn2transformer.mlp import MLP, MLPConfig
+from rnn2transformer.synthetic import make_spirals
+from rnn2transformer.training import accuracy, evaluate, learning_rate, train_val_split
+
+
+class LinearRegression(nn.Module):
+    def __init__(self, n_in: int = 3) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_in, 1)
+
+    def forward(self, x, targets=None):
+        out = self.linear(x).squeeze(-1)
+        loss = None if targets is None else ((out - targets) ** 2).mean()
+        return out, loss
+
+
+def regression_data(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=g)
+    y = x @ torch.tensor([1.5, -2.0, 0.5]) + 0.3
+    return x, y
+
+
+def test_loss_falls_on_a_tiny_problem():
+    torch.manual_seed(0)
+    history = train(LinearRegression(), regression_data(), steps=200, lr=0.05, eval_every=20,
+                    val_data=regression_data(64, seed=1))
+    assert list(history.columns[:5]) == ["step", "epoch", "lr", "train_loss", "grad_norm"]
+    assert history["step"].tolist() == list(range(20, 201, 20))
+    assert history["val_loss"].iloc[-1] < 0.01 * history["val_loss"].iloc[0]
+    assert history["elapsed_s"].is_monotonic_increasing
+
+
+def test_classifier_learns_spirals_and_reports_accuracy():
+    x, y = make_spirals(200, seed=0)
+    (xt, yt), val = train_val_split(x, y, val_fraction=0.25, seed=0)
+    torch.manual_seed(0)
+    history = train(MLP(MLPConfig(n_hidden=32)), (xt, yt), val_data=val, epochs=40,
+                    lr=1e-2, metrics={"accuracy": accuracy})
+    assert history["accuracy"].iloc[-1] > 0.85
+    assert history["epoch"].iloc[-1] == pytest.approx(40)
+
+
+def test_epochs_cover_every_example_once_per_epoch():
+    seen = []
+
+    class Spy(LinearRegression):
+        def forward(self, x, targets=None):
+            seen.append(x[:, 0].clone())
+            return super().forward(x, targets)
+
+    x, y = regression_data(50)
+    train(Spy(), (x, y), epochs=2, batch_size=16, eval_every=1000)
+    first_epoch = torch.cat(seen[:4])  # ceil(50 / 16) = 4 batches
+    assert sorted(first_epoch.tolist()) == sorted(x[:, 0].tolist())
+
+
+def batch_function(x, y, fail_at=None):
+    calls = {"n": 0}
+
+    def draw(generator):
+        calls["n"] += 1
+        if fail_at is not None and calls["n"] == fail_at:
+            raise KeyboardInterrupt("simulated interruption")
+        index = torch.randint(0, len(x), (32,), generator=generator)
+        return x[index], y[index]
+
+    return draw
+
+
+@pytest.mark.parametrize("source", ["tensors", "function"])
+def test_interrupted_run_resumes_to_identical_weights(tmp_path, source):
+    x, y = regression_data()
+    settings = dict(steps=40, lr=0.02, eval_every=10, checkpoint_every=5, seed=3)
+
+    def data(fail_at=None):
+        if source == "tensors":
+            return (x, y)
+        return batch_function(x, y, fail_at)
+
+    torch.manual_seed(0)
+    reference = LinearRegression()
+    reference_history = train(reference, data(), **settings)
+
+    # The same run, interrupted at step 23 and started again from its checkpoint.
+    checkpoint = tmp_path / "run.pt"
+    torch.manual_seed(0)
+    interrupted = LinearRegression()
+    if source == "tensors":
+        class Interrupt(Exception):
+            pass
+
+        def stop(step, model):
+            if step == 20:
+                raise Interrupt
+
+        with pytest.raises(Interrupt):
+            train(interrupted, data(), checkpoint=checkpoint, callback=stop, **settings)
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            train(interrupted, data(fail_at=24), checkpoint=checkpoint, **settings)
+    assert checkpoint.exists()
+
+    torch.manual_seed(99)  # a fresh model with other weights: all must come from the file
+    resumed = LinearRegression()
+    resumed_history = train(resumed, data(), checkpoint=checkpoint, **settings)
+
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert resumed_history["train_loss"].tolist() == reference_history["train_loss"].tolist()
+
+
+def test_finished_run_is_returned_from_its_checkpoint(tmp_path):
+    checkpoint = tmp_path / "done.pt"
+    torch.manual_seed(0)
+    first = train(LinearRegression(), regression_data(), steps=20, checkpoint=checkpoint)
+    torch.manual_seed(1)
+    model = LinearRegression()
+    again = train(model, regression_data(), steps=20, checkpoint=checkpoint)
+    assert again["train_loss"].tolist() == first["train_loss"].tolist()
+    assert again["elapsed_s"].tolist() == first["elapsed_s"].tolist()  # nothing was rerun
+
+
+def test_corrupt_checkpoint_is_retrained_with_a_message(tmp_path):
+    checkpoint = tmp_path / "broken.pt"
+    checkpoint.write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match="could not be read.*training from scratch"):
+        history = train(LinearRegression(), regression_data(), steps=10, checkpoint=checkpoint)
+    assert len(history) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        torch.load(checkpoint, weights_only=False)  # now a real checkpoint
+
+
+def test_checkpoint_from_other_settings_is_not_resumed(tmp_path):
+    checkpoint = tmp_path / "run.pt"
+    train(LinearRegression(), regression_data(), steps=10, checkpoint=checkpoint)
+    with pytest.warns(UserWarning, match="other settings"):
+        train(LinearRegression(), regression_data(), steps=10, lr=0.5, checkpoint=checkpoint)
+
+
+def test_clipping_records_the_norm_before_clipping():
+    x, y = regression_data()
+    torch.manual_seed(0)
+    unclipped = train(LinearRegression(), (x, y * 100), steps=1, eval_every=1)
+    torch.manual_seed(0)
+    model = LinearRegression()
+    clipped = train(model, (x, y * 100), steps=1, eval_every=1, clip_grad_norm=1e-3,
+                    optimizer="sgd", momentum=0.0, lr=1.0)
+    assert clipped["grad_norm"].iloc[0] == pytest.approx(unclipped["grad_norm"].iloc[0])
+    torch.manual_seed(0)
+    start = LinearRegression()
+    moved = torch.cat([(a - b).flatten() for a, b in
+                       zip(model.parameters(), start.parameters(), strict=True)]).norm()
+    assert moved.item() == pytest.approx(1e-3, rel=1e-3)  # lr 1 * clipped norm
+
+
+def test_training_stops_at_a_non_finite_loss():
+    x, y = regression_data()
+    history = train(LinearRegression(), (x, y * 1e3), steps=200, optimizer="sgd", lr=10.0,
+                    momentum=0.0, eval_every=1)
+    assert len(history) < 200
+    assert not math.isfinite(history["train_loss"].iloc[-1])
+
+
+def test_cosine_schedule_warms_up_and_decays():
+    lrs = [learning_rate(s, lr=1.0, total_steps=100, warmup_steps=10, schedule="cosine")
+           for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert lrs[10] == pytest.approx(1.0) and lrs[-1] < 0.01
+
+
+def test_evaluate_averages_over_batches():
+    x, y = regression_data(100)
+    model = LinearRegression()
+    whole = evaluate(model, (x, y), batch_size=1000)["loss"]
+    batched = evaluate(model, (x, y), batch_size=7)["loss"]
+    assert batched == pytest.approx(whole, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(), "exactly one of steps or epochs"),
+        (dict(steps=10, epochs=1), "exactly one of steps or epochs"),
+        (dict(steps=0), "steps must be an int >= 1, got 0"),
+        (dict(steps=10, lr=-1), "lr must be > 0.0, got -1.0"),
+        (dict(steps=10, optimizer="adagrad"), "optimizer must be one of .* 'adagrad'"),
+        (dict(steps=10, batch_size=2.5), "batch_size must be an int, got 2.5"),
+        (dict(steps=10, clip_grad_norm=0), "clip_grad_norm must be > 0.0"),
+        (dict(steps=10, schedule="linear"), "schedule must be one of"),
+    ],
+)
+def test_bad_arguments_name_what_was_expected(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        train(LinearRegression(), regression_data(), **kwargs)
+
+
+def test_bad_data_is_rejected_with_its_shape():
+    x, y = regression_data()
+    with pytest.raises(ValueError, match="same, non-zero length, got 256 and 10"):
+        train(LinearRegression(), (x, y[:10]), steps=1)
+    with pytest.raises(TypeError, match="pair .* of tensors"):
+        train(LinearRegression(), [x], steps=1)
+    with pytest.raises(ValueError, match="epochs needs train_data as tensors"):
+        train(LinearRegression(), batch_function(x, y), epochs=1)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        train("model", (x, y), steps=1)
+
+
+def test_frozen_model_is_refused():
+    model = LinearRegression().requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        train(model, regression_data(), steps=1)
+
+
+def test_train_val_split_is_a_seeded_partition():
+    x = torch.arange(10).float().unsqueeze(1)
+    y = torch.arange(10)
+    (xt, yt), (xv, yv) = train_val_split(x, y, val_fraction=0.3, seed=1)
+    assert len(xv) == 3 and len(xt) == 7
+    assert sorted(torch.cat([yt, yv]).tolist()) == list(range(10))
+    again = train_val_split(x, y, val_fraction=0.3, seed=1)
+    assert torch.equal(again[1][1], yv)
+    with pytest.raises(ValueError, match="empty part"):
+        train_val_split(x, y, val_fraction=0.01)
