@@ -1,0 +1,84 @@
+# The book's two commands: `make book` and `make test`. Everything they need is installed here.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# Strict: warnings are errors, references are checked, and _config.yml makes a raising cell
+# fail the build. --keep-going reports every problem before failing.
+BUILD_FLAGS ?= -W -n --keep-going
+SRC_FILES := $(shell find src -name '*.py' -not -path '*/__pycache__/*') pyproject.toml
+
+.PHONY: help setup book test unit site-test lint serve notebooks lock vendor-js clean
+
+help:
+	@echo "make book   - set up .venv, execute every chapter, write the site to _build/html"
+	@echo "make test   - set up, unit tests, strict build of the whole book, tests of the site"
+	@echo "make serve  - preview _build/html on http://127.0.0.1:$(PORT)"
+	@echo "make notebooks - regenerate chapters/*.ipynb from chapters/*.md (jupytext)"
+	@echo "make lock   - re-resolve requirements.in into the pinned requirements.txt"
+	@echo "make vendor-js - refresh the chart and math JavaScript the site serves itself"
+	@echo "make clean  - remove _build"
+
+# --- set-up: a virtual environment with the pinned requirements and the package (editable) ---
+$(BIN)/.installed: requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), \
+	  f"Python 3.11+ is needed, $(PYTHON) is {sys.version.split()[0]}"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+setup: $(BIN)/.installed
+
+# --- the book ---
+# jupyter-cache reuses executed chapters, but it only sees the chapters' own code. When the
+# package (or the environment) changes, executed results and rendered pages may be stale, so
+# they are all dropped and the book is executed again.
+_build/.package-stamp: $(SRC_FILES) requirements.txt
+	rm -rf _build/.jupyter_cache _build/.doctrees _build/html
+	mkdir -p _build
+	touch $@
+
+book: setup _build/.package-stamp
+	RNN2T_BOOK_BUILD=1 $(BIN)/jupyter-book build . $(BUILD_FLAGS)
+	@$(BIN)/python -m rnn2transformer.buildinfo _build
+
+serve:
+	@test -f _build/html/index.html || { echo "no site yet: run 'make book' first"; exit 1; }
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html $(PORT)
+
+# --- tests ---
+lint: setup
+	$(BIN)/ruff check src tests
+
+unit: setup
+	$(BIN)/python -m pytest tests/unit -q
+
+site-test: setup
+	$(BIN)/python -m pytest tests/site -q
+
+test: lint unit book site-test
+
+# --- maintenance ---
+notebooks: setup
+	$(BIN)/jupytext --to ipynb chapters/*.md
+
+lock:
+	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv
+	_build/lockenv/bin/pip install --quiet -r requirements.in
+	{ echo "# The book's whole environment, resolved from requirements.in by 'make lock' on Python 3.11."; \
+	  echo "# torch==2.13.0 is the CPU wheel on the book's build machines; see README for a CUDA build."; \
+	  _build/lockenv/bin/pip freeze | grep -v '^-e' | sed 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/'; \
+	} > requirements.txt
+	rm -rf _build/lockenv
+
+vendor-js:
+	bash scripts/vendor_js.sh
+
+clean:
+	rm -rf _build
