@@ -18,8 +18,12 @@ Conventions used everywhere in the package:
 
 Modules: :mod:`.device` (device and seed), :mod:`.training` (the one training loop),
 :mod:`.charts` (Altair theme and the book's offline renderer), :mod:`.book` (the run stamp a
-chapter prints, glue), :mod:`.synthetic` (data sets the package generates), :mod:`.mlp` (multilayer
-perceptrons), :mod:`.exercises` (self-check cells), :mod:`.explorers` (live ipywidgets).
+chapter prints, glue), :mod:`.synthetic` (data sets the package generates), :mod:`.corpus` (the
+shipped Shakespeare corpus and tasks built from it), :mod:`.tokenizers` (vocabulary, character and
+word tokenisers), :mod:`.exercises` (self-check cells), :mod:`.explorers` (live ipywidgets).
+
+Model families, one file each: :mod:`.mlp` (multilayer perceptrons), :mod:`.bow` (bag-of-words and
+n-gram classifiers).
 """
 
 from .book import RunStamp, glue, start_run
