@@ -42,3 +42,44 @@ def make_spirals(
     x = x + noise * torch.randn(x.shape, generator=g)
     y = k.expand(n_classes, n_per_class)
     return x.reshape(-1, 2).float(), y.reshape(-1).long()
+
+
+ADDING_BASELINE_MSE = 1 / 6  # Var(u1 + u2) for two independent U(0, 1): predicting 1 scores this
+
+
+def adding_problem(
+    batch_size: int, length: int, *, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The adding problem (Hochreiter and Schmidhuber, 1997; Le, Jaitly and Hinton, 2015).
+
+    Each sequence has ``length`` steps of two features: a value drawn uniformly from [0, 1] and
+    a marker that is 1 at exactly two steps, one in the first half and one in the second half,
+    and 0 elsewhere. The target is the sum of the two marked values. Always predicting their mean,
+    1, gives a mean squared error of 1/6; doing better needs memory over up to ``length`` steps.
+
+    Returns ``x`` of shape (B, T, 2) and ``y`` of shape (B,), both float32.
+    """
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("length", length, minimum=2)
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    values = torch.rand(batch_size, length, generator=g)
+    half = length // 2
+    first = torch.randint(0, half, (batch_size,), generator=g)
+    second = torch.randint(half, length, (batch_size,), generator=g)
+    markers = torch.zeros(batch_size, length)
+    rows = torch.arange(batch_size)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    y = values[rows, first] + values[rows, second]
+    return torch.stack([values, markers], dim=-1), y
+
+
+def adding_batches(length: int, batch_size: int = 64):
+    """A batch function for :func:`rnn2transformer.train`: ``generator -> (x, y)``."""
+    check_int("length", length, minimum=2)
+    check_int("batch_size", batch_size, minimum=1)
+
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return adding_problem(batch_size, length, generator=generator)
+
+    return draw
