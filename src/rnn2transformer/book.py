@@ -10,6 +10,7 @@ number in the text is typed by hand. In Colab, where myst-nb is absent, it just 
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -74,6 +75,18 @@ def glue(name: str, value: object, *, display: bool = False) -> object:
         return value
     myst_glue(name, value, display=display)
     return value
+
+
+ENV_SCALE = "RNN2T_SCALE"
+
+
+def scale(default: object, *, full: object) -> object:
+    """Pick an experiment's size: ``default`` fits a laptop CPU's budget; ``full`` is the
+    paper-scale setting used when ``RNN2T_SCALE=full`` (meant for a GPU)."""
+    value = os.environ.get(ENV_SCALE, "default")
+    if value not in ("default", "full"):
+        raise ValueError(f"{ENV_SCALE} must be 'default' or 'full', got {value!r}")
+    return full if value == "full" else default
 
 
 def start_run(seed: int = 0, device: str | torch.device | None = None) -> RunStamp:

@@ -20,6 +20,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import torch
+
 from ._checks import check_int
 
 SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
@@ -124,3 +126,37 @@ def main_speakers(all_speeches: list[Speech], k: int) -> list[str]:
     for speech in all_speeches:
         counts[speech.speaker] = counts.get(speech.speaker, 0) + 1
     return sorted(counts, key=lambda s: (-counts[s], s))[:k]
+
+
+def char_lm_batches(ids: torch.Tensor, *, seq_len: int, batch_size: int):
+    """Random windows of a long id sequence for next-character prediction.
+
+    Returns a batch function ``generator -> (x, y)`` for :func:`rnn2transformer.train` with
+    ``x = ids[s : s + seq_len]`` and ``y = ids[s + 1 : s + seq_len + 1]`` for random starts ``s``;
+    both (B, T), int64.
+    """
+    check_int("seq_len", seq_len, minimum=1)
+    check_int("batch_size", batch_size, minimum=1)
+    if not isinstance(ids, torch.Tensor) or ids.ndim != 1:
+        raise ValueError("ids must be a 1-D tensor of token ids")
+    if len(ids) <= seq_len + 1:
+        raise ValueError(f"ids must be longer than seq_len + 1 = {seq_len + 1}, got {len(ids)}")
+    offsets = torch.arange(seq_len)
+
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size, 1), generator=generator)
+        index = starts + offsets  # (B, T)
+        return ids[index], ids[index + 1]
+
+    return draw
+
+
+def char_lm_eval_set(ids: torch.Tensor, *, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut a held-out id sequence into non-overlapping windows: (x, y), each (N, T)."""
+    check_int("seq_len", seq_len, minimum=1)
+    n = (len(ids) - 1) // seq_len
+    if n < 1:
+        raise ValueError(f"ids must hold more than seq_len + 1 = {seq_len + 1} tokens")
+    x = ids[: n * seq_len].reshape(n, seq_len)
+    y = ids[1 : n * seq_len + 1].reshape(n, seq_len)
+    return x, y

@@ -5,8 +5,9 @@ The recurrence (Elman, 1990) with the book's symbols, batch-first:
     h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
 
 ``RNNCell``/``RNN`` are the teaching versions, a plain Python loop over time whose parameters
-have the same names and shapes as ``torch.nn.RNN`` (so weights copy across both ways and the
-two give the same outputs and gradients; tests check). ``RNNRegressor`` trains with the fused
+have the same names and shapes as ``torch.nn.RNN`` (so weights copy across both ways with
+:func:`rnn2transformer.recurrent.copy_weights`, and the two give the same outputs and gradients;
+tests check). :class:`rnn2transformer.recurrent.RecurrentModel` trains with the fused
 ``torch.nn.RNN`` by default and can swap in the scratch layer.
 
 Back-propagation through time multiplies by ``dh_t/dh_{t-1} = diag(f'(.)) W_hh`` once per step;
@@ -20,11 +21,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_choice, check_float, check_int, check_tensor
@@ -85,29 +84,6 @@ class RNN(nn.Module):
             h = self.cell(x[:, t], h)
             outputs.append(h)
         return torch.stack(outputs, dim=1), h  # (B, T, H), (B, H)
-
-
-def copy_rnn_weights(source: nn.Module, target: nn.Module) -> None:
-    """Copy weights between a scratch :class:`RNN` and a one-layer ``torch.nn.RNN``."""
-    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-
-    def params(module: nn.Module) -> dict[str, nn.Parameter]:
-        if isinstance(module, RNN):
-            return {n: getattr(module.cell, n) for n in names}
-        if isinstance(module, nn.RNN):
-            if module.num_layers != 1 or module.bidirectional or not module.bias:
-                raise ValueError("only a one-layer, one-direction nn.RNN with biases can be copied")
-            return {n: getattr(module, f"{n}_l0") for n in names}
-        raise TypeError(f"expected an RNN or torch.nn.RNN, got {type(module).__name__}")
-
-    src, dst = params(source), params(target)
-    with torch.no_grad():
-        for name in names:
-            if src[name].shape != dst[name].shape:
-                raise ValueError(
-                    f"{name}: shapes differ, {tuple(src[name].shape)} vs {tuple(dst[name].shape)}"
-                )
-            dst[name].copy_(src[name])
 
 
 def random_orthogonal(n: int, *, seed: int = 0, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -200,47 +176,3 @@ def gradient_probe(layer: RNN, x: torch.Tensor, state: torch.Tensor | None = Non
         })
     return pd.DataFrame(rows)
 
-
-@dataclass
-class RNNConfig:
-    input_size: int = 2  # features per time step
-    hidden_size: int = 64  # H, the size of the state
-    output_size: int = 1  # 1 for regression
-    nonlinearity: str = "tanh"  # tanh or relu (torch.nn.RNN); scratch also linear, sigmoid
-    implementation: str = "torch"  # "torch" (fused nn.RNN) or "scratch" (the loop above)
-
-    def __post_init__(self) -> None:
-        check_int("input_size", self.input_size, minimum=1)
-        check_int("hidden_size", self.hidden_size, minimum=1)
-        check_int("output_size", self.output_size, minimum=1)
-        check_choice("implementation", self.implementation, ("torch", "scratch"))
-        allowed = ("tanh", "relu") if self.implementation == "torch" else tuple(NONLINEARITIES)
-        check_choice("nonlinearity", self.nonlinearity, allowed)
-
-
-class RNNRegressor(nn.Module):
-    """Read a sequence, predict from the last state: ``y = W_out h_T + b``, MSE loss."""
-
-    def __init__(self, config: RNNConfig) -> None:
-        super().__init__()
-        self.config = config
-        if config.implementation == "torch":
-            self.rnn = nn.RNN(config.input_size, config.hidden_size,
-                              nonlinearity=config.nonlinearity, batch_first=True)
-        else:
-            self.rnn = RNN(config.input_size, config.hidden_size, config.nonlinearity)
-        self.head = nn.Linear(config.hidden_size, config.output_size)
-
-    @property
-    def weight_hh(self) -> nn.Parameter:
-        return self.rnn.weight_hh_l0 if isinstance(self.rnn, nn.RNN) else self.rnn.cell.weight_hh
-
-    def forward(
-        self, x: torch.Tensor, targets: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        check_tensor("x", x, ndim=3, dtype_kind="float")
-        out, _ = self.rnn(x)  # (B, T, H)
-        y = self.head(out[:, -1])  # (B, output_size)
-        y = y.squeeze(-1) if self.config.output_size == 1 else y
-        loss = None if targets is None else F.mse_loss(y.float(), targets.float())
-        return y, loss

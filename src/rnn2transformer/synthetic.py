@@ -83,3 +83,52 @@ def adding_batches(length: int, batch_size: int = 64):
         return adding_problem(batch_size, length, generator=generator)
 
     return draw
+
+
+COPY_SYMBOLS = 8  # data symbols are 1..8
+COPY_LENGTH = 10  # how many symbols to remember
+COPY_BLANK, COPY_DELIMITER = 0, 9
+COPY_VOCAB = 10  # blank, 8 symbols, delimiter
+
+
+def copy_memory(
+    batch_size: int, delay: int, *, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The copy-memory task (Hochreiter and Schmidhuber, 1997; Arjovsky, Shah and Bengio, 2016).
+
+    Input: 10 symbols drawn from {1..8}, then ``delay - 1`` blanks (0), a delimiter (9), and 10
+    more blanks: ``delay + 20`` steps. Target: blanks everywhere except the last 10 steps, which
+    must reproduce the 10 symbols. A model without memory can do no better than predicting blanks
+    and then a uniform guess over 8 symbols: cross-entropy ``10 ln 8 / (delay + 20)``
+    (:func:`copy_memory_baseline`).
+
+    Returns token ids ``x`` and ``y``, both (B, delay + 20), int64.
+    """
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("delay", delay, minimum=1)
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    total = delay + 2 * COPY_LENGTH
+    symbols = torch.randint(1, COPY_SYMBOLS + 1, (batch_size, COPY_LENGTH), generator=g)
+    x = torch.full((batch_size, total), COPY_BLANK, dtype=torch.int64)
+    x[:, :COPY_LENGTH] = symbols
+    x[:, COPY_LENGTH + delay - 1] = COPY_DELIMITER
+    y = torch.full((batch_size, total), COPY_BLANK, dtype=torch.int64)
+    y[:, -COPY_LENGTH:] = symbols
+    return x, y
+
+
+def copy_memory_baseline(delay: int) -> float:
+    """Cross-entropy per step of the best memoryless guess: ``10 ln 8 / (delay + 20)``."""
+    check_int("delay", delay, minimum=1)
+    return COPY_LENGTH * math.log(COPY_SYMBOLS) / (delay + 2 * COPY_LENGTH)
+
+
+def copy_memory_batches(delay: int, batch_size: int = 64):
+    """A batch function for :func:`rnn2transformer.train`: ``generator -> (x, y)``."""
+    check_int("delay", delay, minimum=1)
+    check_int("batch_size", batch_size, minimum=1)
+
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return copy_memory(batch_size, delay, generator=generator)
+
+    return draw

@@ -176,6 +176,7 @@ def train(
     eval_every: int | None = None,
     metrics: dict[str, Metric] | None = None,
     callback: Callable[[int, nn.Module], None] | None = None,
+    stop_when: Callable[[dict[str, float]], bool] | None = None,
     device: torch.device | str | None = None,
     mixed_precision: bool = True,
     checkpoint: str | Path | None = None,
@@ -200,6 +201,8 @@ def train(
         eval_every: steps between history rows (default: about 20 rows per run).
         metrics: ``name -> fn(out, targets)`` evaluated on ``val_data``.
         callback: ``fn(step, model)`` called after each evaluation (snapshots, plots).
+        stop_when: ``fn(row) -> bool`` on each new history row; True ends training there
+            (for "steps until the loss first drops below x" experiments).
         device: where to train (default :func:`get_device`).
         mixed_precision: bf16 autocast on CUDA (ignored elsewhere).
         checkpoint: file to resume from and save to; a finished run is returned at once.
@@ -388,6 +391,8 @@ def train(
                     model.train()
                 if stop_on_nan and not math.isfinite(row["train_loss"]):
                     break
+                if stop_when is not None and stop_when(row):
+                    break
             if path is not None and (
                 step == total_steps
                 or (checkpoint_every and step % checkpoint_every == 0)
@@ -419,3 +424,10 @@ def train_val_split(
 def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Share of rows whose largest logit is the target class (a metric for :func:`train`)."""
     return (logits.argmax(dim=-1) == targets).float().mean()
+
+
+def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
+    """Number of parameters of ``model`` (only those with ``requires_grad`` if asked)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -8,11 +8,9 @@ from torch import nn
 
 from rnn2transformer import train
 from rnn2transformer.explorers import recurrent_gradient_explorer
+from rnn2transformer.recurrent import RecurrentConfig, RecurrentModel, copy_weights
 from rnn2transformer.rnn import (
     RNN,
-    RNNConfig,
-    RNNRegressor,
-    copy_rnn_weights,
     gradient_probe,
     matrix_with_eigenvalues,
     random_orthogonal,
@@ -26,7 +24,7 @@ def test_scratch_rnn_matches_torch_outputs_and_gradients(nonlinearity):
     torch.manual_seed(0)
     reference = nn.RNN(3, 5, nonlinearity=nonlinearity, batch_first=True)
     scratch = RNN(3, 5, nonlinearity)
-    copy_rnn_weights(reference, scratch)
+    copy_weights(reference, scratch)
     x = torch.randn(4, 7, 3)
     h0 = torch.randn(4, 5)
     ref_out, ref_h = reference(x, h0.unsqueeze(0))
@@ -42,12 +40,12 @@ def test_scratch_rnn_matches_torch_outputs_and_gradients(nonlinearity):
 
 def test_copy_goes_both_ways_and_checks_shapes():
     scratch, reference = RNN(2, 4), nn.RNN(2, 4, batch_first=True)
-    copy_rnn_weights(scratch, reference)
+    copy_weights(scratch, reference)
     assert torch.equal(reference.weight_hh_l0, scratch.cell.weight_hh)
     with pytest.raises(ValueError, match="shapes differ"):
-        copy_rnn_weights(RNN(2, 3), reference)
-    with pytest.raises(TypeError, match="expected an RNN or torch.nn.RNN"):
-        copy_rnn_weights(nn.Linear(2, 2), reference)
+        copy_weights(RNN(2, 3), reference)
+    with pytest.raises(TypeError, match="expected an RNN, LSTM"):
+        copy_weights(nn.Linear(2, 2), reference)
 
 
 def test_rnn_layer_validates_input_shape():
@@ -134,7 +132,7 @@ def test_adding_problem_structure_and_baseline():
 
 def test_rnn_regressor_learns_a_short_adding_problem():
     torch.manual_seed(0)
-    model = RNNRegressor(RNNConfig(hidden_size=32))
+    model = RecurrentModel(RecurrentConfig(kind="rnn", hidden_size=32))
     val = adding_problem(500, 6, generator=torch.Generator().manual_seed(1))
     history = train(model, adding_batches(6, 64), val_data=val, steps=600, lr=3e-3,
                     clip_grad_norm=1.0)
@@ -143,14 +141,14 @@ def test_rnn_regressor_learns_a_short_adding_problem():
 
 def test_regressor_implementations_agree():
     torch.manual_seed(0)
-    fast = RNNRegressor(RNNConfig(hidden_size=8))
-    slow = RNNRegressor(RNNConfig(hidden_size=8, implementation="scratch"))
-    copy_rnn_weights(fast.rnn, slow.rnn)
+    fast = RecurrentModel(RecurrentConfig(kind="rnn", hidden_size=8))
+    slow = RecurrentModel(RecurrentConfig(kind="rnn", hidden_size=8, implementation="scratch"))
+    copy_weights(fast.rnn, slow.rnn)
     slow.head.load_state_dict(fast.head.state_dict())
     x, y = adding_problem(4, 10)
     torch.testing.assert_close(fast(x, y)[0], slow(x, y)[0])
     with pytest.raises(ValueError, match="nonlinearity must be one of"):
-        RNNConfig(nonlinearity="linear")  # torch.nn.RNN has no linear option
+        RecurrentConfig(kind="rnn", nonlinearity="linear")  # torch.nn.RNN has no linear option
 
 
 def test_recurrent_explorer_recomputes():

@@ -1,0 +1,194 @@
+"""The LSTM of chapter 4, the shared recurrent task model, and the copy-memory task."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from rnn2transformer.book import scale
+from rnn2transformer.corpus import char_lm_batches, char_lm_eval_set
+from rnn2transformer.lstm import LSTM, LSTMCell
+from rnn2transformer.profiling import saved_tensor_bytes, time_forward_backward
+from rnn2transformer.recurrent import (
+    RecurrentConfig,
+    RecurrentModel,
+    copy_weights,
+    input_gradient_by_step,
+)
+from rnn2transformer.sampling import generate
+from rnn2transformer.synthetic import (
+    COPY_DELIMITER,
+    adding_problem,
+    copy_memory,
+    copy_memory_baseline,
+)
+from rnn2transformer.training import count_parameters
+
+
+def test_scratch_lstm_matches_torch_outputs_and_gradients():
+    torch.manual_seed(0)
+    reference = nn.LSTM(3, 6, batch_first=True)
+    scratch = LSTM(3, 6)
+    copy_weights(reference, scratch)
+    x = torch.randn(4, 9, 3)
+    h0, c0 = torch.randn(4, 6), torch.randn(4, 6)
+    ref_out, (ref_h, ref_c) = reference(x, (h0.unsqueeze(0), c0.unsqueeze(0)))
+    out, (h, c) = scratch(x, (h0, c0))
+    torch.testing.assert_close(out, ref_out)
+    torch.testing.assert_close(h, ref_h[0])
+    torch.testing.assert_close(c, ref_c[0])
+    (ref_out.square().sum() + ref_c.sum()).backward()
+    (out.square().sum() + c.sum()).backward()
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        torch.testing.assert_close(getattr(scratch.cell, name).grad,
+                                   getattr(reference, f"{name}_l0").grad)
+
+
+def test_weights_copy_back_into_torch():
+    scratch, reference = LSTM(2, 4), nn.LSTM(2, 4, batch_first=True)
+    copy_weights(scratch, reference)
+    x = torch.randn(2, 5, 2)
+    torch.testing.assert_close(scratch(x)[0], reference(x)[0])
+    with pytest.raises(TypeError, match="cannot copy lstm weights into an rnn"):
+        copy_weights(scratch, nn.RNN(2, 4))
+
+
+def test_gates_are_recorded_per_step_and_in_range():
+    torch.manual_seed(0)
+    layer = LSTM(2, 5)
+    out, (h, c), gates = layer.forward_with_gates(torch.randn(3, 7, 2))
+    assert set(gates) == {"input", "forget", "candidate", "output", "cell"}
+    for name in ("input", "forget", "output"):
+        assert gates[name].shape == (3, 7, 5)
+        assert (gates[name] > 0).all() and (gates[name] < 1).all()
+    assert (gates["candidate"].abs() < 1).all()
+    torch.testing.assert_close(gates["cell"][:, -1], c)
+    # h_t = o_t * tanh(c_t)
+    torch.testing.assert_close(out, gates["output"] * torch.tanh(gates["cell"]))
+
+
+def test_forget_one_input_zero_keeps_the_cell():
+    cell = LSTMCell(1, 2)
+    with torch.no_grad():
+        cell.weight_ih.zero_()
+        cell.weight_hh.zero_()
+        cell.bias_ih.copy_(torch.tensor([-50.0, -50, 50, 50, 0, 0, 0, 0]))  # i = 0, f = 1
+        cell.bias_hh.zero_()
+    c = torch.tensor([[0.3, -0.7]])
+    state = (torch.zeros(1, 2), c)
+    for _ in range(100):
+        state = cell(torch.randn(1, 1), state)
+    torch.testing.assert_close(state[1], c)
+
+
+def test_copy_memory_layout():
+    x, y = copy_memory(5, delay=7, generator=torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (5, 27)
+    assert ((x[:, :10] >= 1) & (x[:, :10] <= 8)).all()
+    assert (x[:, 16] == COPY_DELIMITER).all() and (x[:, 10:16] == 0).all()
+    assert (x[:, 17:] == 0).all()
+    assert torch.equal(y[:, -10:], x[:, :10]) and (y[:, :-10] == 0).all()
+
+
+@pytest.mark.parametrize("delay", [10, 50, 100])
+def test_copy_memory_baseline_matches_the_memoryless_predictor_on_data(delay):
+    x, y = copy_memory(2000, delay, generator=torch.Generator().manual_seed(1))
+    # blanks where the answer is always blank, a uniform guess over 1..8 where symbols are due
+    probs = torch.zeros(*y.shape, 10)
+    probs[:, :-10, 0] = 1.0
+    probs[:, -10:, 1:9] = 1 / 8
+    log_probs = torch.log(probs.clamp_min(1e-30))
+    loss = nn.functional.nll_loss(log_probs.reshape(-1, 10), y.reshape(-1)).item()
+    assert loss == pytest.approx(copy_memory_baseline(delay), rel=1e-6)
+    assert copy_memory_baseline(delay) == pytest.approx(10 * math.log(8) / (delay + 20))
+
+
+def test_recurrent_model_shapes_for_each_readout():
+    tagger = RecurrentModel(RecurrentConfig(kind="rnn", vocab_size=12, input_size=4,
+                                            hidden_size=8, output_size=12, readout="all",
+                                            loss="cross_entropy"))
+    ids = torch.randint(0, 12, (3, 5))
+    out, loss = tagger(ids, ids)
+    assert out.shape == (3, 5, 12) and loss.ndim == 0
+    regressor = RecurrentModel(RecurrentConfig(kind="lstm", hidden_size=8))
+    out, _ = regressor(torch.randn(3, 5, 2))
+    assert out.shape == (3,)
+    with pytest.raises(TypeError, match="integer dtype"):
+        tagger(torch.randn(3, 5))
+    with pytest.raises(ValueError, match="kind must be one of"):
+        RecurrentConfig(kind="gru")
+
+
+def test_scratch_and_fused_models_agree():
+    torch.manual_seed(0)
+    fused = RecurrentModel(RecurrentConfig(kind="lstm", hidden_size=8))
+    scratch = RecurrentModel(RecurrentConfig(kind="lstm", hidden_size=8,
+                                             implementation="scratch"))
+    copy_weights(fused.rnn, scratch.rnn)
+    scratch.head.load_state_dict(fused.head.state_dict())
+    x, y = adding_problem(4, 12)
+    torch.testing.assert_close(fused(x, y)[1], scratch(x, y)[1])
+
+
+def test_input_gradient_by_step_sees_through_float32_underflow():
+    torch.manual_seed(0)
+    model = RecurrentModel(RecurrentConfig(kind="rnn", hidden_size=16))
+    with torch.no_grad():
+        model.weight_hh.mul_(0.2)  # strongly contracting: float32 gradients would underflow
+    x, y = adding_problem(8, 120)
+    table = input_gradient_by_step(model, x, y)
+    assert table.shape == (120, 3) and table.distance.iloc[0] == 119
+    assert 0 < table.grad_norm.iloc[0] < 1e-40
+    assert next(model.parameters()).dtype == torch.float32  # the model itself is untouched
+
+
+def test_timing_helper_reports_time_and_saved_memory_growing_with_length():
+    model = RecurrentModel(RecurrentConfig(kind="lstm", hidden_size=16))
+    short = time_forward_backward(model, *adding_problem(8, 10), repeats=2, warmup=1)
+    long = time_forward_backward(model, *adding_problem(8, 40), repeats=2, warmup=1)
+    assert short["min_s"] <= short["median_s"] <= short["max_s"]
+    assert long["saved_bytes"] > 2 * short["saved_bytes"] > 0
+    assert math.isnan(short["peak_bytes"]) or short["peak_bytes"] > 0
+    a = torch.randn(100, requires_grad=True)
+    assert saved_tensor_bytes(lambda: (a * a).sum()) == 400  # one saved float32 vector
+
+
+def test_count_parameters_matches_the_lstm_formula():
+    layer = nn.LSTM(32, 128, batch_first=True)
+    assert count_parameters(layer) == 4 * (128 * 32 + 128 * 128 + 2 * 128)
+    layer.weight_hh_l0.requires_grad_(False)
+    assert count_parameters(layer, trainable_only=True) == 4 * (128 * 32 + 2 * 128)
+
+
+def test_char_lm_batches_are_shifted_windows():
+    ids = torch.arange(100)
+    x, y = char_lm_batches(ids, seq_len=8, batch_size=4)(torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (4, 8)
+    assert torch.equal(y, x + 1)
+    vx, vy = char_lm_eval_set(ids, seq_len=10)
+    assert vx.shape == (9, 10) and torch.equal(vy, vx + 1)
+    with pytest.raises(ValueError, match="longer than seq_len"):
+        char_lm_batches(torch.arange(5), seq_len=8, batch_size=1)
+
+
+def test_generate_is_seeded_and_returns_new_tokens_only():
+    torch.manual_seed(0)
+    model = RecurrentModel(RecurrentConfig(kind="lstm", vocab_size=7, input_size=4,
+                                           hidden_size=8, output_size=7, readout="all",
+                                           loss="cross_entropy"))
+    a = generate(model, [1, 2], 10, seed=3)
+    assert len(a) == 10 and all(0 <= t < 7 for t in a)
+    assert generate(model, [1, 2], 10, seed=3) == a
+    with pytest.raises(ValueError, match="prompt"):
+        generate(model, [], 3)
+
+
+def test_scale_reads_the_environment(monkeypatch):
+    monkeypatch.delenv("RNN2T_SCALE", raising=False)
+    assert scale(1, full=10) == 1
+    monkeypatch.setenv("RNN2T_SCALE", "full")
+    assert scale(1, full=10) == 10
+    monkeypatch.setenv("RNN2T_SCALE", "huge")
+    with pytest.raises(ValueError, match="'default' or 'full', got 'huge'"):
+        scale(1, full=10)
