@@ -46,6 +46,54 @@ def saved_tensor_bytes(fn: Callable[[], torch.Tensor]) -> int:
     return sum(seen.values())
 
 
+def time_call(
+    fn: Callable[[], object], *, device: torch.device, repeats: int = 5, warmup: int = 1
+) -> dict[str, float]:
+    """Seconds per call of ``fn()`` (median, min, max over ``repeats``, after ``warmup``)."""
+    check_int("repeats", repeats, minimum=1)
+    check_int("warmup", warmup, minimum=0)
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        _synchronize(device)
+        start = time.perf_counter()
+        fn()
+        _synchronize(device)
+        times.append(time.perf_counter() - start)
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+
+
+def time_backward(
+    loss_fn: Callable[[], torch.Tensor],
+    *,
+    device: torch.device,
+    repeats: int = 5,
+    warmup: int = 2,
+    zero_grad: Callable[[], None] | None = None,
+) -> dict[str, float]:
+    """Median seconds of ``loss_fn().backward()`` (forward and backward), and its memory.
+
+    Returns ``median_s``, ``min_s``, ``max_s``, ``saved_bytes`` and ``peak_bytes`` (CUDA only).
+    """
+
+    def step() -> None:
+        if zero_grad is not None:
+            zero_grad()
+        loss_fn().backward()
+
+    timing = time_call(step, device=device, repeats=repeats, warmup=warmup)
+    peak = float("nan")
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        step()
+        peak = float(torch.cuda.max_memory_allocated(device))
+    saved = saved_tensor_bytes(loss_fn)
+    if zero_grad is not None:
+        zero_grad()
+    return {**timing, "saved_bytes": float(saved), "peak_bytes": peak}
+
+
 def time_forward_backward(
     model: nn.Module,
     x: torch.Tensor,
@@ -55,41 +103,11 @@ def time_forward_backward(
     warmup: int = 2,
     device: torch.device | None = None,
 ) -> dict[str, float]:
-    """Median seconds of one forward + backward of ``model(x, targets)``, and its memory.
-
-    Returns ``median_s``, ``min_s``, ``max_s``, ``saved_bytes`` and ``peak_bytes`` (CUDA only).
-    """
-    check_int("repeats", repeats, minimum=1)
-    check_int("warmup", warmup, minimum=0)
+    """:func:`time_backward` for ``model(x, targets) -> (out, loss)`` on the model's device."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     device = device or next(model.parameters()).device
     x, targets = x.to(device), targets.to(device)
     model.train()
-
-    def step() -> None:
-        model.zero_grad(set_to_none=True)
-        _, loss = model(x, targets)
-        loss.backward()
-
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        _synchronize(device)
-        start = time.perf_counter()
-        step()
-        _synchronize(device)
-        times.append(time.perf_counter() - start)
-    peak = float("nan")
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-        step()
-        peak = float(torch.cuda.max_memory_allocated(device))
-    saved = saved_tensor_bytes(lambda: model(x, targets)[1])
-    model.zero_grad(set_to_none=True)
-    return {
-        "median_s": statistics.median(times),
-        "min_s": min(times),
-        "max_s": max(times),
-        "saved_bytes": float(saved),
-        "peak_bytes": peak,
-    }
+    return time_backward(lambda: model(x, targets)[1], device=device, repeats=repeats,
+                         warmup=warmup, zero_grad=lambda: model.zero_grad(set_to_none=True))
