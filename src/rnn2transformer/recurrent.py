@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_choice, check_int, check_tensor
 from .lstm import LSTM
 from .rnn import NONLINEARITIES, RNN
+from .training import task_loss
 
 KINDS = ("rnn", "lstm")
 _WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -135,11 +135,7 @@ class RecurrentModel(nn.Module):
             out = out.squeeze(-1)
         if targets is None:
             return out, None
-        # Losses in at least float32, even when the forward pass ran in bf16 under autocast.
-        pred = out if out.dtype == torch.float64 else out.float()
-        if self.config.loss == "mse":
-            return out, F.mse_loss(pred, targets.to(pred.dtype))
-        return out, F.cross_entropy(pred.reshape(-1, pred.shape[-1]), targets.reshape(-1))
+        return out, task_loss(out, targets, self.config.loss)
 
 
 def input_gradient_by_step(

@@ -132,3 +132,33 @@ def copy_memory_batches(delay: int, batch_size: int = 64):
         return copy_memory(batch_size, delay, generator=generator)
 
     return draw
+
+
+def parity(
+    batch_size: int, length: int, *, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Parity of a bit string: is the number of ones odd?
+
+    The answer depends on every bit, so it can only be computed by carrying one bit of state
+    from start to end, the simplest thing a recurrent network can do, and one that attention,
+    which pools over positions, finds hard (Hahn, 2020). ``x`` is (B, T, 1) float bits, ``y``
+    (B,) int64 in {0, 1}.
+    """
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("length", length, minimum=1)
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    bits = torch.randint(0, 2, (batch_size, length), generator=g)
+    return bits.unsqueeze(-1).float(), bits.sum(dim=1) % 2
+
+
+def parity_batches(min_length: int, max_length: int, batch_size: int = 64):
+    """A batch function drawing, for each batch, one length in [min_length, max_length]."""
+    check_int("min_length", min_length, minimum=1)
+    check_int("max_length", max_length, minimum=min_length)
+    check_int("batch_size", batch_size, minimum=1)
+
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        length = int(torch.randint(min_length, max_length + 1, (1,), generator=generator))
+        return parity(batch_size, length, generator=generator)
+
+    return draw

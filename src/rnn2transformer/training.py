@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -431,3 +432,14 @@ def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def task_loss(out: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
+    """The loss the book's task models share: ``"mse"`` or ``"cross_entropy"`` over the last
+    dimension of ``out``. Computed in at least float32, also when ``out`` came from bf16."""
+    pred = out if out.dtype == torch.float64 else out.float()
+    if kind == "mse":
+        return F.mse_loss(pred, targets.to(pred.dtype))
+    if kind == "cross_entropy":
+        return F.cross_entropy(pred.reshape(-1, pred.shape[-1]), targets.reshape(-1))
+    raise ValueError(f"kind must be 'mse' or 'cross_entropy', got {kind!r}")

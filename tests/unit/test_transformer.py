@@ -1,0 +1,110 @@
+"""The Transformer of chapter 6: positions, the block against PyTorch, order and causality."""
+
+import pytest
+import torch
+from torch import nn
+
+from rnn2transformer.synthetic import parity, parity_batches
+from rnn2transformer.transformer import (
+    TransformerBlock,
+    TransformerConfig,
+    TransformerModel,
+    copy_block_weights,
+    position_shift_matrix,
+    sinusoidal_positions,
+)
+
+
+def test_sinusoidal_positions_follow_the_paper():
+    pe = sinusoidal_positions(50, 16, dtype=torch.float64)
+    pos, i = 7, 3
+    angle = torch.tensor(pos / 10000 ** (2 * i / 16), dtype=torch.float64)
+    assert pe[pos, 2 * i].item() == pytest.approx(torch.sin(angle).item())
+    assert pe[pos, 2 * i + 1].item() == pytest.approx(torch.cos(angle).item())
+    with pytest.raises(ValueError, match="d_model must be even"):
+        sinusoidal_positions(5, 7)
+
+
+@pytest.mark.parametrize("k", [1, 5, 37])
+def test_a_shift_of_k_positions_is_a_fixed_linear_map(k):
+    pe = sinusoidal_positions(200, 64, dtype=torch.float64)
+    m = position_shift_matrix(k, 64)
+    shifted = pe[:-k] @ m.T  # M_k PE(pos) for every pos
+    assert (shifted - pe[k:]).abs().max().item() < 1e-9
+    torch.testing.assert_close(m @ m.T, torch.eye(64, dtype=torch.float64))  # a rotation
+
+
+def test_self_attention_without_positions_is_permutation_equivariant():
+    torch.manual_seed(0)
+    model = TransformerModel(TransformerConfig(input_size=3, d_model=16, n_heads=2, n_layers=2,
+                                               d_ff=32, positions="none"))
+    x = torch.randn(2, 9, 3)
+    perm = torch.randperm(9)
+    h, _ = model.encode(x)
+    h_perm, _ = model.encode(x[:, perm])
+    torch.testing.assert_close(h_perm, h[:, perm], rtol=1e-5, atol=1e-5)
+    with_positions = TransformerModel(TransformerConfig(input_size=3, d_model=16, n_heads=2,
+                                                        n_layers=2, d_ff=32))
+    h, _ = with_positions.encode(x)
+    h_perm, _ = with_positions.encode(x[:, perm])
+    assert not torch.allclose(h_perm, h[:, perm], atol=1e-3)
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_block_matches_torch_encoder_layer(norm_first):
+    torch.manual_seed(0)
+    reference = nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, dropout=0.0,
+                                           batch_first=True, norm_first=norm_first)
+    block = TransformerBlock(16, 4, 32, norm_first=norm_first)
+    copy_block_weights(reference, block)
+    x = torch.randn(2, 6, 16)
+    x_ref, x_ours = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    mask = torch.ones(6, 6, dtype=torch.bool).tril()
+    ref = reference(x_ref, src_mask=~mask)
+    ours, _ = block(x_ours, mask=mask)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    ref.square().sum().backward()
+    ours.square().sum().backward()
+    torch.testing.assert_close(x_ours.grad, x_ref.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(block.linear1.weight.grad, reference.linear1.weight.grad,
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_causal_language_model_does_not_see_the_future():
+    torch.manual_seed(0)
+    model = TransformerModel(TransformerConfig(vocab_size=13, d_model=16, n_heads=2, n_layers=2,
+                                               d_ff=32, causal=True, output_size=13,
+                                               readout="all", loss="cross_entropy"))
+    ids = torch.randint(0, 13, (1, 10))
+    embedded = model.embed(ids).detach().requires_grad_(True)
+    # feed the embeddings we differentiate against through the model's own embedding layer
+    hook = model.embed.register_forward_hook(lambda module, args, out: embedded)
+    logits, _ = model(ids)
+    hook.remove()
+    (grad,) = torch.autograd.grad(logits[0, 4].sum(), embedded)
+    assert (grad[0, 5:] == 0).all()
+    assert (grad[0, :5].abs().sum(-1) > 0).all()
+
+
+def test_model_shapes_and_validation():
+    regressor = TransformerModel(TransformerConfig(input_size=2, d_model=8, n_heads=2, d_ff=16))
+    out, loss = regressor(torch.randn(3, 5, 2), torch.randn(3))
+    assert out.shape == (3,) and loss.ndim == 0
+    lm = TransformerModel(TransformerConfig(vocab_size=7, d_model=8, n_heads=2, d_ff=16,
+                                            positions="learned", max_len=6, causal=True,
+                                            output_size=7, readout="all", loss="cross_entropy"))
+    out, _ = lm(torch.randint(0, 7, (2, 6)))
+    assert out.shape == (2, 6, 7)
+    with pytest.raises(ValueError, match="max_len=6, got T=9"):
+        lm(torch.randint(0, 7, (2, 9)))
+    with pytest.raises(ValueError, match="divisible"):
+        TransformerConfig(d_model=10, n_heads=4)
+
+
+def test_parity_labels():
+    x, y = parity(100, 13, generator=torch.Generator().manual_seed(0))
+    assert x.shape == (100, 13, 1) and y.shape == (100,)
+    assert torch.equal(y, x.squeeze(-1).long().sum(1) % 2)
+    lengths = {parity_batches(3, 5, 2)(torch.Generator().manual_seed(s))[0].shape[1]
+               for s in range(30)}
+    assert lengths == {3, 4, 5}
