@@ -161,7 +161,9 @@ class TransformerModel(nn.Module):
         else:
             check_tensor("x", x, ndim=3, dtype_kind="float")
         T = x.shape[1]
-        h = self.embed(x) * (math.sqrt(c.d_model) if c.vocab_size else 1.0)  # (B, T, d)
+        # No sqrt(d_model) factor: the paper needs it because its embeddings are shared with
+        # the output layer and start small; nn.Embedding starts at N(0, 1) already.
+        h = self.embed(x)  # (B, T, d)
         if c.positions == "sinusoidal":
             h = h + sinusoidal_positions(T, c.d_model).to(h.device, h.dtype)
         elif c.positions == "learned":
