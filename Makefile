@@ -40,12 +40,15 @@ setup: $(BIN)/.installed
 # package (or the environment) changes, executed results and rendered pages may be stale, so
 # they are all dropped and the book is executed again.
 _build/.package-stamp: $(SRC_FILES) requirements.txt
-	rm -rf _build/.jupyter_cache _build/.doctrees _build/html
+	rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/checkpoints
 	mkdir -p _build
 	touch $@
 
+# Pretrained weights (chapter 7) are cached inside _build, so `make clean` and a package change
+# drop them too.
 book: setup _build/.package-stamp
-	RNN2T_BOOK_BUILD=1 $(BIN)/jupyter-book build . $(BUILD_FLAGS)
+	RNN2T_BOOK_BUILD=1 RNN2T_CACHE_DIR=$(CURDIR)/_build/checkpoints \
+	  $(BIN)/jupyter-book build . $(BUILD_FLAGS)
 	@$(BIN)/python -m rnn2transformer.buildinfo _build
 
 serve:

@@ -26,6 +26,8 @@ from torch import nn
 
 from ._checks import check_int, check_tensor
 
+KVCache = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, H, t, d_k)
+
 
 def causal_mask(T: int, *, device: torch.device | None = None) -> torch.Tensor:
     """(T, T) boolean: position i may attend to positions j <= i."""
@@ -121,6 +123,31 @@ class MultiHeadAttention(nn.Module):
         B, H, T, d_k = heads.shape
         concat = heads.transpose(1, 2).reshape(B, T, H * d_k)  # Concat(head_1..head_h)
         return self.out_proj(concat), weights  # (B, T_q, d_model)
+
+    def forward_cached(
+        self, x: torch.Tensor, cache: KVCache | None = None
+    ) -> tuple[torch.Tensor, KVCache]:
+        """Causal self-attention for new positions ``x`` (B, T_new, d) that also attend to the
+        keys and values cached from earlier positions; returns the output and the grown cache.
+
+        This is how a decoder generates one token at a time without recomputing the past: the
+        cache holds (B, H, t, d_k) keys and values and grows by one position per token.
+        """
+        w_q, w_k, w_v = self.in_proj.weight.chunk(3)
+        b_q, b_k, b_v = (self.in_proj.bias.chunk(3) if self.in_proj.bias is not None
+                         else (None, None, None))
+        q = self.split_heads(F.linear(x, w_q, b_q))  # (B, H, T_new, d_k)
+        k = self.split_heads(F.linear(x, w_k, b_k))
+        v = self.split_heads(F.linear(x, w_v, b_v))
+        if cache is not None:
+            k = torch.cat([cache[0], k], dim=2)  # (B, H, t + T_new, d_k)
+            v = torch.cat([cache[1], v], dim=2)
+        T_new, T_all = q.shape[2], k.shape[2]
+        # new position i (absolute T_all - T_new + i) may read every key up to itself
+        mask = torch.ones(T_new, T_all, dtype=torch.bool, device=x.device).tril(T_all - T_new)
+        heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        B, H, T, d_k = heads.shape
+        return self.out_proj(heads.transpose(1, 2).reshape(B, T, H * d_k)), (k, v)
 
 
 def copy_attention_weights(source: nn.Module, target: nn.Module) -> None:

@@ -66,7 +66,7 @@ class RecurrentConfig:
     vocab_size: int | None = None  # token ids as input (embedded), or None for float features
     hidden_size: int = 64  # H, the size of the state
     output_size: int = 1  # 1 for regression, number of classes for cross-entropy
-    readout: str = "last"  # "last": predict from h_T; "all": predict at every step
+    readout: str = "last"  # "last": from h_T; "mean": mean of all h_t; "all": at every step
     loss: str = "mse"  # "mse" or "cross_entropy"
     nonlinearity: str = "tanh"  # vanilla RNN only
     implementation: str = "torch"  # "torch" (fused) or "scratch" (the package's loop)
@@ -78,7 +78,7 @@ class RecurrentConfig:
             check_int("vocab_size", self.vocab_size, minimum=2)
         check_int("hidden_size", self.hidden_size, minimum=1)
         check_int("output_size", self.output_size, minimum=1)
-        check_choice("readout", self.readout, ("last", "all"))
+        check_choice("readout", self.readout, ("last", "mean", "all"))
         check_choice("loss", self.loss, ("mse", "cross_entropy"))
         check_choice("implementation", self.implementation, ("torch", "scratch"))
         fused = self.implementation == "torch"
@@ -89,8 +89,9 @@ class RecurrentConfig:
 class RecurrentModel(nn.Module):
     """Embedding (optional) -> RNN or LSTM -> linear readout. ``forward(x, targets)``.
 
-    Returns ``(out, loss)``: ``out`` is (B,) or (B, output_size) for ``readout="last"`` and
-    (B, T, output_size) for ``"all"``; cross-entropy targets are class ids of matching shape.
+    Returns ``(out, loss)``: ``out`` is (B,) or (B, output_size) for ``readout="last"`` or
+    ``"mean"`` and (B, T, output_size) for ``"all"``; cross-entropy targets are class ids of
+    matching shape.
     """
 
     def __init__(self, config: RecurrentConfig) -> None:
@@ -124,12 +125,31 @@ class RecurrentModel(nn.Module):
         check_tensor("x", x, ndim=3, dtype_kind="float")
         return x
 
+    @torch.no_grad()
+    def forward_cached(
+        self, x: torch.Tensor, state: object = None
+    ) -> tuple[torch.Tensor, object]:
+        """Outputs for new steps ``x`` continuing from ``state`` (None at the start); returns
+        the outputs and the new state. The state has the same size however long the past."""
+        if self.config.readout != "all":
+            raise ValueError("forward_cached needs readout='all'")
+        fused = isinstance(self.rnn, nn.RNN | nn.LSTM)
+        if fused and state is not None:  # torch keeps a layer dimension in its state
+            state = (tuple(s.unsqueeze(0) for s in state) if isinstance(state, tuple)
+                     else state.unsqueeze(0))
+        states, state = self.rnn(self.features(x), state)
+        if fused:
+            state = tuple(s[0] for s in state) if isinstance(state, tuple) else state[0]
+        return self.head(states), state
+
     def forward(
         self, x: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         states, _ = self.rnn(self.features(x))  # (B, T, H)
         if self.config.readout == "last":
             states = states[:, -1]  # (B, H)
+        elif self.config.readout == "mean":
+            states = states.mean(dim=1)  # (B, H)
         out = self.head(states)  # (B, [T,] output_size)
         if self.config.output_size == 1 and self.config.loss == "mse":
             out = out.squeeze(-1)

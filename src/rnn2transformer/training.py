@@ -276,6 +276,7 @@ def train(
         "optimizer": optimizer,
         "seed": seed,
         "n_params": sum(p.numel() for p in model.parameters()),
+        "architecture": repr(model),  # layer types and sizes, so a changed model retrains
     }
     path = Path(checkpoint) if checkpoint is not None else None
     state = _load_checkpoint(path, fingerprint) if path is not None else None

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_int, check_tensor
-from .attention import MultiHeadAttention, causal_mask, copy_attention_weights
+from .attention import KVCache, MultiHeadAttention, causal_mask, copy_attention_weights
 from .training import task_loss
 
 
@@ -89,6 +89,18 @@ class TransformerBlock(nn.Module):
             x = self.norm1(x + read)  # LayerNorm(x + Attention(x))
             x = self.norm2(x + self.feed_forward(x))  # LayerNorm(x + FFN(x))
         return x, weights
+
+    def forward_cached(
+        self, x: torch.Tensor, cache: KVCache | None = None
+    ) -> tuple[torch.Tensor, KVCache]:
+        """:meth:`forward` for new positions of a causal model, reusing cached keys/values."""
+        if self.norm_first:
+            read, cache = self.self_attn.forward_cached(self.norm1(x), cache)
+            x = x + read
+            return x + self.feed_forward(self.norm2(x)), cache
+        read, cache = self.self_attn.forward_cached(x, cache)
+        x = self.norm1(x + read)
+        return self.norm2(x + self.feed_forward(x)), cache
 
 
 def copy_block_weights(source: nn.Module, target: nn.Module) -> None:
@@ -164,18 +176,45 @@ class TransformerModel(nn.Module):
         # No sqrt(d_model) factor: the paper needs it because its embeddings are shared with
         # the output layer and start small; nn.Embedding starts at N(0, 1) already.
         h = self.embed(x)  # (B, T, d)
-        if c.positions == "sinusoidal":
-            h = h + sinusoidal_positions(T, c.d_model).to(h.device, h.dtype)
-        elif c.positions == "learned":
-            if T > c.max_len:
-                raise ValueError(f"learned positions stop at max_len={c.max_len}, got T={T}")
-            h = h + self.position(torch.arange(T, device=x.device))
+        h = h + self.positions_for(0, T, h)
         mask = causal_mask(T, device=x.device) if c.causal else None
         weights = []
         for block in self.blocks:
             h, w = block(h, mask=mask, need_weights=need_weights)
             weights.append(w)
         return self.norm(h), weights
+
+    def positions_for(self, start: int, T: int, like: torch.Tensor) -> torch.Tensor | float:
+        """The position encoding of positions ``start .. start + T - 1``, (T, d)."""
+        c = self.config
+        if c.positions == "sinusoidal":
+            return sinusoidal_positions(start + T, c.d_model)[start:].to(like.device, like.dtype)
+        if c.positions == "learned":
+            if start + T > c.max_len:
+                raise ValueError(f"learned positions stop at max_len={c.max_len}, "
+                                 f"got T={start + T}")
+            return self.position(torch.arange(start, start + T, device=like.device))
+        return 0.0
+
+    @torch.no_grad()
+    def forward_cached(
+        self, x: torch.Tensor, cache: list[KVCache] | None = None
+    ) -> tuple[torch.Tensor, list[KVCache]]:
+        """Outputs for new positions ``x`` of a causal model, given the cache of the positions
+        before them (None at the start); returns the outputs and the grown cache.
+
+        Feeding a sequence in pieces gives the same outputs as one :meth:`forward` call.
+        """
+        if not self.config.causal or self.config.readout != "all":
+            raise ValueError("forward_cached needs a causal model with readout='all'")
+        start = 0 if cache is None else cache[0][0].shape[2]
+        h = self.embed(x)
+        h = h + self.positions_for(start, x.shape[1], h)
+        new_cache = []
+        for i, block in enumerate(self.blocks):
+            h, layer_cache = block.forward_cached(h, None if cache is None else cache[i])
+            new_cache.append(layer_cache)
+        return self.head(self.norm(h)), new_cache
 
     def forward(
         self, x: torch.Tensor, targets: torch.Tensor | None = None
