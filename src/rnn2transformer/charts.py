@@ -94,8 +94,12 @@ def book_renderer(spec: dict, **_: object) -> dict[str, str]:
     if not isinstance(label, str):  # a title given as a dict
         label = "chart"
     label = html.escape(label, quote=True)
+    # Charts with a click/legend selection are marked, so the site tests can find them.
+    selects = any("select" in p for p in _all_params(spec))
+    marker = ' data-selection="true"' if selects else ""
     markup = (
-        f'<div id="{element_id}" class="r2t-chart" role="img" aria-label="{label}"></div>\n'
+        f'<div id="{element_id}" class="r2t-chart"{marker} role="img" aria-label="{label}">'
+        "</div>\n"
         "<script>(function () {\n"
         f'  var el = document.getElementById("{element_id}");\n'
         "  if (typeof vegaEmbed === 'undefined') {\n"
@@ -108,6 +112,19 @@ def book_renderer(spec: dict, **_: object) -> dict[str, str]:
         "})();</script>"
     )
     return {"text/html": markup}
+
+
+def _all_params(spec: object) -> list[dict]:
+    """Every parameter declared anywhere in a (possibly layered or concatenated) spec."""
+    found = []
+    if isinstance(spec, dict):
+        found += [p for p in spec.get("params", []) if isinstance(p, dict)]
+        for value in spec.values():
+            found += _all_params(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            found += _all_params(value)
+    return found
 
 
 alt.renderers.register(RENDERER_NAME, book_renderer)
