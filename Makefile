@@ -12,12 +12,13 @@ PORT ?= 8000
 BUILD_FLAGS ?= -W -n --keep-going
 SRC_FILES := $(shell find src -name '*.py' -not -path '*/__pycache__/*') pyproject.toml
 
-.PHONY: help setup book test unit site-test lint serve notebooks lock vendor-js clean
+.PHONY: help setup book bench test unit site-test lint serve notebooks lock vendor-js clean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, write the site to _build/html"
 	@echo "make test   - set up, unit tests, strict build of the whole book, tests of the site"
 	@echo "make serve  - preview _build/html on http://127.0.0.1:$(PORT)"
+	@echo "make bench  - measure speed and memory, write benchmarks/results/<device>.json"
 	@echo "make notebooks - regenerate chapters/*.ipynb from chapters/*.md (jupytext)"
 	@echo "make lock   - re-resolve requirements.in into the pinned requirements.txt"
 	@echo "make vendor-js - refresh the chart and math JavaScript the site serves itself"
@@ -46,10 +47,21 @@ _build/.package-stamp: $(SRC_FILES) requirements.txt
 
 # Pretrained weights (chapter 7) are cached inside _build, so `make clean` and a package change
 # drop them too.
-book: setup _build/.package-stamp
+# The benchmarks appendix reads benchmarks/results/*.json at build time; when they change, its
+# source is touched so Sphinx re-reads it (its notebook metadata forces re-execution).
+_build/.bench-stamp: $(wildcard benchmarks/results/*.json)
+	mkdir -p _build
+	touch book/benchmarks.md $@
+
+book: setup _build/.package-stamp _build/.bench-stamp
+	@start=$$(date +%s.%N); \
 	RNN2T_BOOK_BUILD=1 RNN2T_CACHE_DIR=$(CURDIR)/_build/checkpoints \
-	  $(BIN)/jupyter-book build . $(BUILD_FLAGS)
-	@$(BIN)/python -m rnn2transformer.buildinfo _build
+	  $(BIN)/jupyter-book build . $(BUILD_FLAGS) 2>&1 | tee _build/last-build.log; \
+	$(BIN)/python -m rnn2transformer.buildinfo _build --record _build/last-build.log \
+	  $$start $$(date +%s.%N)
+
+bench: setup
+	RNN2T_BOOK_BUILD=1 $(BIN)/python -m rnn2transformer.bench
 
 serve:
 	@test -f _build/html/index.html || { echo "no site yet: run 'make book' first"; exit 1; }
@@ -69,7 +81,7 @@ test: lint unit book site-test
 
 # --- maintenance ---
 notebooks: setup
-	$(BIN)/jupytext --to ipynb chapters/*.md
+	$(BIN)/jupytext --update --to ipynb chapters/*.md  # --update keeps cell ids stable
 
 lock:
 	rm -rf _build/lockenv && $(PYTHON) -m venv _build/lockenv

@@ -325,6 +325,8 @@ def train(
         nonlocal permutation, permutation_epoch
         if callable(train_data):
             x, y = train_data(data_generator)
+            if device.type == "cuda":  # page-locked memory lets the copy overlap with compute
+                x, y = x.pin_memory(), y.pin_memory()
             return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         # Stateless shuffling: epoch e always uses the same permutation, so a resumed run
         # draws exactly the batches the uninterrupted run would have drawn.

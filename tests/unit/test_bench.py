@@ -1,0 +1,30 @@
+"""The benchmark runs, writes its files and checks the budgets."""
+
+import json
+
+from rnn2transformer import bench
+
+
+def test_quick_benchmark_writes_results_and_checks_budgets(tmp_path):
+    build = tmp_path / "_build"
+    build.mkdir()
+    (build / "execution-times.json").write_text(json.dumps({"chapters/a.md": 12.0}))
+    (build / "build-times.json").write_text(json.dumps({"cold": 700.0, "warm": 3.0}))
+    report = bench.run(repeats=2, quick=True, out_dir=tmp_path / "results", build_dir=build)
+    files = sorted(p.name for p in (tmp_path / "results").iterdir())
+    assert files == ["cpu.json", "cpu.md"]
+    saved = json.loads((tmp_path / "results" / "cpu.json").read_text())
+    assert saved["device"] == "cpu" and saved["throughput"][0]["tokens_per_s"] > 0
+    budgets = {b["budget"]: b for b in report["budgets"]}
+    assert budgets["cold make book"]["holds"] is False  # 700 s > 600 s
+    assert budgets["warm make book"]["holds"] is True
+    assert budgets["slowest chapter"]["measured"] == 12.0
+    ratios = [r["ratio"] for r in report["comparisons"]]
+    assert len(ratios) == 5 and all(r > 0 for r in ratios)
+    assert "| budget | measured | limit | holds |" in (tmp_path / "results" / "cpu.md").read_text()
+
+
+def test_missing_build_information_is_reported_as_not_measured(tmp_path):
+    report = {"builds": bench.build_times(tmp_path), "comparisons": []}
+    checks = bench.check_budgets(report)
+    assert all(c["holds"] is None for c in checks)
