@@ -1,8 +1,10 @@
 """The site in headless Chromium: charts render, sliders move them, no errors, no other hosts."""
 
+import json
+
 import pytest
 
-from .conftest import toc_entries
+from .conftest import SITE, toc_entries
 
 RENDER_TIMEOUT_MS = 15_000
 
@@ -37,11 +39,32 @@ def wait_for_charts(page):
     return n
 
 
+@pytest.fixture(scope="module")
+def site_report():
+    """Per page: bytes transferred and time until every chart rendered (a report, not a test:
+    the target is 2 s served locally; see _build/site-report.json)."""
+    report: dict[str, dict] = {}
+    yield report
+    path = SITE.parent / "site-report.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nper-page bytes and chart render times (written to {path}):")
+    for entry, row in report.items():
+        print(f"  {row['bytes'] / 1e6:6.2f} MB  {row['charts']:2d} charts  "
+              f"{row['render_s']:5.2f} s  {entry}")
+
+
 @pytest.mark.parametrize("entry", toc_entries())
-def test_page_renders_every_chart_without_errors_or_other_hosts(browser, server, entry):
+def test_page_renders_every_chart_without_errors_or_other_hosts(browser, server, entry,
+                                                                site_report):
     page, log = open_page(browser, server, entry)
     try:
         n = wait_for_charts(page)
+        rendered = page.evaluate("performance.now()") / 1000
+        transferred = page.evaluate(
+            "performance.getEntriesByType('navigation').concat("
+            "performance.getEntriesByType('resource'))"
+            ".reduce((total, e) => total + (e.encodedBodySize || 0), 0)")
+        site_report[entry] = {"bytes": transferred, "charts": n, "render_s": rendered}
         page.wait_for_timeout(300)  # let late console messages arrive
         for i in range(n):
             box = page.locator(".r2t-chart").nth(i).bounding_box()
