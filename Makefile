@@ -56,7 +56,14 @@ _build/.bench-stamp: $(wildcard benchmarks/results/*.json)
 	mkdir -p _build
 	touch book/benchmarks.md $@
 
-book: setup _build/.package-stamp _build/.bench-stamp
+# Sphinx copies static files only when some page is rebuilt: after a change in book/_static,
+# drop its environment so every page is re-read (from the execution cache: no re-execution).
+_build/.static-stamp: $(wildcard book/_static/*.css book/_static/*.js)
+	rm -f _build/.doctrees/environment.pickle
+	mkdir -p _build
+	touch $@
+
+book: setup _build/.package-stamp _build/.bench-stamp _build/.static-stamp
 	@start=$$(date +%s.%N); \
 	RNN2T_BOOK_BUILD=1 RNN2T_CACHE_DIR=$(CURDIR)/_build/checkpoints \
 	  $(BIN)/jupyter-book build . $(BUILD_FLAGS) 2>&1 | tee _build/last-build.log; \

@@ -1,0 +1,291 @@
+"""Attention: every position looks at every other (chapter 5).
+
+Scaled dot-product attention (Vaswani et al., 2017, eq. 1), with the paper's names:
+
+    Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V
+
+:func:`attention` is the teaching version and returns the weights so they can be plotted;
+:class:`MultiHeadAttention` projects queries, keys and values ``h`` times, attends in each head
+and recombines. Its parameters are laid out as in ``torch.nn.MultiheadAttention`` (one input
+projection of size 3 d_model, one output projection), so weights copy across and the two can be
+compared. With ``need_weights=False`` it calls PyTorch's fused
+``scaled_dot_product_attention``, the fast path, which never materialises the weights.
+
+Masks follow PyTorch's convention: a boolean ``mask`` broadcastable to (..., T_q, T_k) where
+True means "may attend". :func:`causal_mask` and :func:`padding_mask` build the two common ones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._checks import check_int, check_tensor
+
+KVCache = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, H, t, d_k)
+
+
+def causal_mask(T: int, *, device: torch.device | None = None) -> torch.Tensor:
+    """(T, T) boolean: position i may attend to positions j <= i."""
+    check_int("T", T, minimum=1)
+    return torch.ones(T, T, dtype=torch.bool, device=device).tril()
+
+
+def padding_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
+    """(B, 1, 1, T) boolean from sequence lengths: keys beyond a sequence's length are hidden."""
+    check_tensor("lengths", lengths, ndim=1, dtype_kind="int")
+    if (lengths < 1).any() or (lengths > T).any():
+        raise ValueError(f"lengths must be in [1, {T}], got {lengths.tolist()}")
+    keep = torch.arange(T, device=lengths.device) < lengths.unsqueeze(1)  # (B, T)
+    return keep[:, None, None, :]
+
+
+def attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scaled dot-product attention: ``(out, weights)``.
+
+    ``q`` is (..., T_q, d_k), ``k`` (..., T_k, d_k), ``v`` (..., T_k, d_v); ``out`` is
+    (..., T_q, d_v) and ``weights`` (..., T_q, T_k), each row a distribution over the keys.
+    """
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        check_tensor(name, t, dtype_kind="float")
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"q (..., T_q, d_k), k (..., T_k, d_k) and v (..., T_k, d_v) must agree, got "
+            f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
+        )
+    d_k = q.shape[-1]
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # QK^T / sqrt(d_k)      (..., T_q, T_k)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)  # each row sums to 1
+    return weights @ v, weights  # (..., T_q, d_v), (..., T_q, T_k)
+
+
+class MultiHeadAttention(nn.Module):
+    """``h`` heads of attention over projections of size ``d_k = d_model / h``.
+
+    ``forward(query, key, value, mask=None, need_weights=True) -> (out, weights)`` with inputs
+    (B, T, d_model); ``weights`` is (B, H, T_q, T_k), or None on the fused path.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, *, bias: bool = True) -> None:
+        super().__init__()
+        check_int("d_model", d_model, minimum=1)
+        check_int("n_heads", n_heads, minimum=1)
+        if d_model % n_heads:
+            raise ValueError(f"d_model must be divisible by n_heads, got {d_model} and {n_heads}")
+        self.d_model, self.n_heads, self.d_k = d_model, n_heads, d_model // n_heads
+        self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)  # W^Q, W^K, W^V stacked
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)  # W^O
+        nn.init.xavier_uniform_(self.in_proj.weight)  # as torch.nn.MultiheadAttention
+        if bias:
+            nn.init.zeros_(self.in_proj.bias)
+            nn.init.zeros_(self.out_proj.bias)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.shape
+        return x.view(B, T, self.n_heads, self.d_k).transpose(1, 2)  # (B, H, T, d_k)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor | None = None,
+        value: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+        need_weights: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        check_tensor("query", query, ndim=3, dtype_kind="float")
+        key = query if key is None else key
+        value = key if value is None else value
+        if query.shape[-1] != self.d_model:
+            raise ValueError(
+                f"query must have shape (B, T, {self.d_model}), got {tuple(query.shape)}"
+            )
+        w_q, w_k, w_v = self.in_proj.weight.chunk(3)
+        b_q, b_k, b_v = (self.in_proj.bias.chunk(3) if self.in_proj.bias is not None
+                         else (None, None, None))
+        q = self.split_heads(F.linear(query, w_q, b_q))  # Q W^Q      (B, H, T_q, d_k)
+        k = self.split_heads(F.linear(key, w_k, b_k))  # K W^K        (B, H, T_k, d_k)
+        v = self.split_heads(F.linear(value, w_v, b_v))  # V W^V      (B, H, T_k, d_k)
+        if need_weights:
+            heads, weights = attention(q, k, v, mask)
+        else:  # the fused kernel (flash / memory-efficient on a GPU); no weights to return
+            heads, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None
+        B, H, T, d_k = heads.shape
+        concat = heads.transpose(1, 2).reshape(B, T, H * d_k)  # Concat(head_1..head_h)
+        return self.out_proj(concat), weights  # (B, T_q, d_model)
+
+    def forward_cached(
+        self, x: torch.Tensor, cache: KVCache | None = None
+    ) -> tuple[torch.Tensor, KVCache]:
+        """Causal self-attention for new positions ``x`` (B, T_new, d) that also attend to the
+        keys and values cached from earlier positions; returns the output and the grown cache.
+
+        This is how a decoder generates one token at a time without recomputing the past: the
+        cache holds (B, H, t, d_k) keys and values and grows by one position per token.
+        """
+        w_q, w_k, w_v = self.in_proj.weight.chunk(3)
+        b_q, b_k, b_v = (self.in_proj.bias.chunk(3) if self.in_proj.bias is not None
+                         else (None, None, None))
+        q = self.split_heads(F.linear(x, w_q, b_q))  # (B, H, T_new, d_k)
+        k = self.split_heads(F.linear(x, w_k, b_k))
+        v = self.split_heads(F.linear(x, w_v, b_v))
+        if cache is not None:
+            k = torch.cat([cache[0], k], dim=2)  # (B, H, t + T_new, d_k)
+            v = torch.cat([cache[1], v], dim=2)
+        T_new, T_all = q.shape[2], k.shape[2]
+        # new position i (absolute T_all - T_new + i) may read every key up to itself
+        mask = torch.ones(T_new, T_all, dtype=torch.bool, device=x.device).tril(T_all - T_new)
+        heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        B, H, T, d_k = heads.shape
+        return self.out_proj(heads.transpose(1, 2).reshape(B, T, H * d_k)), (k, v)
+
+
+def copy_attention_weights(source: nn.Module, target: nn.Module) -> None:
+    """Copy weights between :class:`MultiHeadAttention` and ``torch.nn.MultiheadAttention``."""
+
+    def params(module: nn.Module) -> dict[str, torch.Tensor]:
+        if isinstance(module, MultiHeadAttention):
+            return {"in_w": module.in_proj.weight, "in_b": module.in_proj.bias,
+                    "out_w": module.out_proj.weight, "out_b": module.out_proj.bias}
+        if isinstance(module, nn.MultiheadAttention):
+            if not module._qkv_same_embed_dim:
+                raise ValueError("only an nn.MultiheadAttention with kdim = vdim = embed_dim")
+            return {"in_w": module.in_proj_weight, "in_b": module.in_proj_bias,
+                    "out_w": module.out_proj.weight, "out_b": module.out_proj.bias}
+        raise TypeError("expected MultiHeadAttention or torch.nn.MultiheadAttention, got "
+                        f"{type(module).__name__}")
+
+    src, dst = params(source), params(target)
+    with torch.no_grad():
+        for name in src:
+            if (src[name] is None) != (dst[name] is None):
+                raise ValueError(f"{name}: one module has biases and the other does not")
+            if src[name] is None:
+                continue
+            if src[name].shape != dst[name].shape:
+                raise ValueError(
+                    f"{name}: shapes differ, {tuple(src[name].shape)} vs {tuple(dst[name].shape)}"
+                )
+            dst[name].copy_(src[name])
+
+
+# --- a task whose correct alignment is known ---------------------------------------------------
+
+def reversal_task(
+    batch_size: int, length: int, vocab_size: int, *, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reverse a sequence of random tokens: output position i must read input position T-1-i.
+
+    A stand-in for translation between languages with opposite word order, where the right
+    alignment is known exactly. Returns ``x`` and ``y``, both (B, T), int64 in [0, vocab_size).
+    """
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("length", length, minimum=2)
+    check_int("vocab_size", vocab_size, minimum=2)
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    x = torch.randint(0, vocab_size, (batch_size, length), generator=g)
+    return x, x.flip(1)
+
+
+def reversal_batches(length: int, vocab_size: int, batch_size: int = 64):
+    """A batch function for :func:`rnn2transformer.train`."""
+
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return reversal_task(batch_size, length, vocab_size, generator=generator)
+
+    return draw
+
+
+@dataclass
+class AlignConfig:
+    vocab_size: int = 16  # V, input and output tokens
+    length: int = 12  # T, positions in and out
+    d_model: int = 64  # width of embeddings and attention
+    n_heads: int = 1  # one head: one alignment to look at
+
+
+class AlignmentModel(nn.Module):
+    """The smallest encoder-decoder with attention: each output position asks a learned query
+    which input positions to read, then predicts a token from what it read.
+
+    Encoder: token + position embeddings of the input, (B, T, d). Decoder: one learned query per
+    output position attends over the encoded input (cross-attention), then a linear layer
+    predicts the token. ``forward(x, targets) -> (logits, loss)``; :meth:`attend` also returns
+    the attention weights (B, H, T_out, T_in).
+    """
+
+    def __init__(self, config: AlignConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.token = nn.Embedding(c.vocab_size, c.d_model)
+        self.position = nn.Embedding(c.length, c.d_model)
+        self.queries = nn.Parameter(torch.randn(c.length, c.d_model) * 0.5)
+        self.cross = MultiHeadAttention(c.d_model, c.n_heads)
+        self.head = nn.Linear(c.d_model, c.vocab_size)
+
+    def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        check_tensor("x", x, ndim=2, dtype_kind="int")
+        B, T = x.shape
+        if T != self.config.length:
+            raise ValueError(f"x must have shape (B, {self.config.length}), got {tuple(x.shape)}")
+        memory = self.token(x) + self.position(torch.arange(T, device=x.device))  # (B, T, d)
+        queries = self.queries.expand(B, -1, -1)  # (B, T, d)
+        read, weights = self.cross(queries, memory, memory)  # (B, T, d), (B, H, T, T)
+        return self.head(read), weights  # (B, T, V)
+
+    def forward(
+        self, x: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        logits, _ = self.attend(x)
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+@dataclass
+class AttentionLMConfig:
+    vocab_size: int = 65  # V
+    context: int = 64  # longest sequence (learned positions)
+    d_model: int = 64
+    n_heads: int = 4
+
+
+class AttentionLM(nn.Module):
+    """A one-layer, attention-only character model: each position attends (causally) to the
+    characters before it and predicts the next one. No feed-forward layer, no stacking: the
+    Transformer of chapter 6 adds those. ``forward(ids, targets) -> (logits, loss)``."""
+
+    def __init__(self, config: AttentionLMConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.token = nn.Embedding(c.vocab_size, c.d_model)
+        self.position = nn.Embedding(c.context, c.d_model)
+        self.attn = MultiHeadAttention(c.d_model, c.n_heads)
+        self.head = nn.Linear(c.d_model, c.vocab_size)
+
+    def attend(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        check_tensor("ids", ids, ndim=2, dtype_kind="int")
+        T = ids.shape[1]
+        if T > self.config.context:
+            raise ValueError(f"sequences may be at most {self.config.context} long, got {T}")
+        h = self.token(ids) + self.position(torch.arange(T, device=ids.device))  # (B, T, d)
+        read, weights = self.attn(h, mask=causal_mask(T, device=ids.device))
+        return self.head(h + read), weights  # residual: the token itself plus what it read
+
+    def forward(
+        self, ids: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        logits, _ = self.attend(ids)
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))

@@ -1,0 +1,292 @@
+"""The book's benchmark: ``python -m rnn2transformer.bench`` (or ``make bench``).
+
+Measures on the current device, with warm-up and repeats (median and spread):
+
+1. training-step throughput (tokens per second, forward + backward + optimizer step) of each
+   model family at the sizes the chapters use;
+2. the package's fast paths against the PyTorch modules they wrap, and the scratch teaching
+   versions against the same references, as time ratios measured in one run;
+3. forward + backward time and memory against sequence length for an LSTM layer and an
+   attention block (the data behind chapter 6's parallelism chart);
+4. each chapter's execution time and the last cold and warm book builds (read from ``_build``).
+
+Writes ``benchmarks/results/<device>.json`` and ``benchmarks/results/<device>.md`` and checks the
+budgets: cold build <= 600 s, warm build <= 30 s, every chapter <= 150 s, fast paths within
+1.1x of their reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import re
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import __version__
+from .attention import MultiHeadAttention
+from .book import RunStamp
+from .device import get_device, set_seed
+from .lstm import LSTM
+from .profiling import time_backward, time_call
+from .recurrent import RecurrentConfig, RecurrentModel
+from .transformer import TransformerBlock, TransformerConfig, TransformerModel
+
+BUDGETS = {"cold_build_s": 600.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1}
+
+
+def device_slug(device: torch.device) -> str:
+    """A file-name-safe name for the device: 'cpu', 'cuda-nvidia-h100-80gb-hbm3', ..."""
+    name = RunStamp(seed=0, device=device).device_name() if device.type == "cuda" else device.type
+    if device.type == "cuda":
+        name = f"cuda-{name}"
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def _train_step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device, repeats: int):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.to(device).train()
+    x, y = x.to(device), y.to(device)
+    use_amp = device.type == "cuda"
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+            _, loss = model(x, y)
+        loss.backward()
+        opt.step()
+
+    return time_call(step, device=device, repeats=repeats, warmup=3)
+
+
+def throughput(device: torch.device, repeats: int) -> list[dict]:
+    """Tokens per second of a full training step for each family, at chapter sizes."""
+    B, T, V = 32, 128, 65
+    lm = dict(vocab_size=V, output_size=V, readout="all", loss="cross_entropy")
+    families = {
+        "rnn (char LM, ch. 4)": RecurrentModel(RecurrentConfig(kind="rnn", input_size=32,
+                                                               hidden_size=256, **lm)),
+        "lstm (char LM, ch. 4)": RecurrentModel(RecurrentConfig(kind="lstm", input_size=32,
+                                                                hidden_size=128, **lm)),
+        "transformer (char LM, ch. 6)": TransformerModel(TransformerConfig(
+            d_model=64, n_heads=4, n_layers=2, d_ff=160, causal=True, positions="learned",
+            max_len=T, **lm)),
+    }
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, V, (B, T), generator=g)
+    rows = []
+    for name, model in families.items():
+        t = _train_step_time(model, x, x.roll(-1, 1), device, repeats)
+        rows.append({"model": name, "tokens_per_s": B * T / t["median_s"], **t})
+    return rows
+
+
+class _ReferenceLSTMModel(nn.Module):
+    """What RecurrentModel(kind='lstm') wraps, written directly with torch.nn."""
+
+    def __init__(self, c: RecurrentConfig) -> None:
+        super().__init__()
+        self.rnn = nn.LSTM(c.input_size, c.hidden_size, batch_first=True)
+        self.head = nn.Linear(c.hidden_size, c.output_size)
+
+    def forward(self, x, targets):
+        out, _ = self.rnn(x)
+        return None, F.mse_loss(self.head(out), targets)
+
+
+def comparisons(device: torch.device, repeats: int) -> list[dict]:
+    """Forward + backward time of each package path against the PyTorch module it stands for."""
+    set_seed(0)
+    B, T, C = 32, 128, 64
+    x = torch.randn(B, T, C, device=device)
+    rows = []
+
+    def measure(fn, params) -> dict:
+        def zero():
+            for p in params:
+                p.grad = None
+        return time_backward(fn, device=device, repeats=repeats, warmup=3, zero_grad=zero)
+
+    # LSTM: the package's task model on the fused path, and the scratch loop, vs torch.nn.LSTM
+    config = RecurrentConfig(kind="lstm", input_size=C, hidden_size=C, output_size=C,
+                             readout="all")
+    fast = RecurrentModel(config).to(device)
+    reference = _ReferenceLSTMModel(config).to(device)
+    scratch = LSTM(C, C).to(device)
+    y = torch.randn(B, T, C, device=device)
+    ref_t = measure(lambda: reference(x, y)[1], list(reference.parameters()))
+    rows.append(_ratio("LSTM", "fast: RecurrentModel(lstm)", "torch.nn.LSTM + Linear",
+                       measure(lambda: fast(x, y)[1], list(fast.parameters())), ref_t))
+    rows.append(_ratio("LSTM", "scratch: rnn2transformer.lstm.LSTM", "torch.nn.LSTM",
+                       measure(lambda: scratch(x)[0].square().mean(), list(scratch.parameters())),
+                       measure(lambda: reference.rnn(x)[0].square().mean(),
+                               list(reference.rnn.parameters()))))
+
+    # Attention: MultiHeadAttention on the fused path, and with weights, vs torch
+    ours = MultiHeadAttention(C, 4).to(device)
+    torch_mha = nn.MultiheadAttention(C, 4, batch_first=True).to(device)
+    ref_t = measure(lambda: torch_mha(x, x, x, need_weights=False)[0].square().mean(),
+                    list(torch_mha.parameters()))
+    rows.append(_ratio("attention", "fast: MultiHeadAttention(need_weights=False)",
+                       "torch.nn.MultiheadAttention",
+                       measure(lambda: ours(x, need_weights=False)[0].square().mean(),
+                               list(ours.parameters())), ref_t))
+    rows.append(_ratio("attention", "scratch: MultiHeadAttention (weights kept)",
+                       "torch.nn.MultiheadAttention",
+                       measure(lambda: ours(x)[0].square().mean(), list(ours.parameters())),
+                       ref_t))
+
+    # Transformer block vs torch.nn.TransformerEncoderLayer (pre-norm, ReLU, no dropout)
+    block = TransformerBlock(C, 4, 4 * C).to(device)
+    torch_block = nn.TransformerEncoderLayer(C, 4, 4 * C, dropout=0.0, batch_first=True,
+                                             norm_first=True).to(device)
+    rows.append(_ratio("transformer block", "fast: TransformerBlock",
+                       "torch.nn.TransformerEncoderLayer",
+                       measure(lambda: block(x)[0].square().mean(), list(block.parameters())),
+                       measure(lambda: torch_block(x).square().mean(),
+                               list(torch_block.parameters()))))
+    return rows
+
+
+def _ratio(family: str, ours: str, reference: str, ours_t: dict, ref_t: dict) -> dict:
+    return {"family": family, "package": ours, "reference": reference,
+            "package_ms": 1000 * ours_t["median_s"], "reference_ms": 1000 * ref_t["median_s"],
+            "package_spread_ms": 1000 * (ours_t["max_s"] - ours_t["min_s"]),
+            "ratio": ours_t["median_s"] / ref_t["median_s"],
+            "is_fast_path": ours.startswith("fast")}
+
+
+def length_sweep(device: torch.device, repeats: int, lengths: list[int]) -> list[dict]:
+    """Forward + backward time and memory against n: an LSTM layer vs an attention block."""
+    contenders = {
+        "LSTM layer": RecurrentModel(RecurrentConfig(kind="lstm", input_size=64, hidden_size=64,
+                                                     readout="all", output_size=64)),
+        "attention block": TransformerModel(TransformerConfig(input_size=64, d_model=64,
+                                                              n_heads=4, n_layers=1, d_ff=256,
+                                                              readout="all", output_size=64)),
+    }
+    rows = []
+    for name, model in contenders.items():
+        model.to(device)
+        for n in lengths:
+            x, y = torch.randn(8, n, 64, device=device), torch.randn(8, n, 64, device=device)
+            t = time_backward(lambda m=model, a=x, b=y: m(a, b)[1], device=device,
+                              repeats=repeats, warmup=1,
+                              zero_grad=lambda m=model: m.zero_grad(set_to_none=True))
+            rows.append({"model": name, "n": n, **t})
+    return rows
+
+
+def build_times(build_dir: Path) -> dict:
+    """Chapter execution times and the last cold/warm builds, if the book has been built."""
+    result: dict = {"chapters_s": {}, "cold_build_s": None, "warm_build_s": None}
+    times = build_dir / "execution-times.json"
+    if times.exists():
+        result["chapters_s"] = json.loads(times.read_text())
+    builds = build_dir / "build-times.json"
+    if builds.exists():
+        recorded = json.loads(builds.read_text())
+        result["cold_build_s"] = recorded.get("cold")
+        result["warm_build_s"] = recorded.get("warm")
+    return result
+
+
+def check_budgets(report: dict) -> list[dict]:
+    """Each budget with the measured figure and whether it holds (None: not measured)."""
+    builds = report["builds"]
+    fast = [r for r in report["comparisons"] if r["is_fast_path"]]
+    chapters = builds["chapters_s"]
+    checks = [
+        ("cold make book", builds["cold_build_s"], BUDGETS["cold_build_s"], "s"),
+        ("warm make book", builds["warm_build_s"], BUDGETS["warm_build_s"], "s"),
+        ("slowest chapter", max(chapters.values()) if chapters else None, BUDGETS["chapter_s"],
+         "s"),
+        ("slowest fast path / reference", max(r["ratio"] for r in fast) if fast else None,
+         BUDGETS["fast_path_ratio"], "x"),
+    ]
+    return [{"budget": name, "measured": value, "limit": limit, "unit": unit,
+             "holds": None if value is None else value <= limit}
+            for name, value, limit, unit in checks]
+
+
+def markdown(report: dict) -> str:
+    """The report as readable Markdown tables."""
+    lines = [f"# Benchmark on {report['device_name']}", "",
+             f"{report['date']}, torch {report['torch']}, rnn2transformer {report['version']}, "
+             f"Python {report['python']}", "", "## Budgets", "",
+             "| budget | measured | limit | holds |", "|---|---|---|---|"]
+    for b in report["budgets"]:
+        measured = "not measured" if b["measured"] is None else f"{b['measured']:.2f} {b['unit']}"
+        holds = {None: "-", True: "yes", False: "NO"}[b["holds"]]
+        lines.append(f"| {b['budget']} | {measured} | {b['limit']} {b['unit']} | {holds} |")
+    lines += ["", "## Training throughput", "", "| model | tokens/s | step ms (median) |",
+              "|---|---|---|"]
+    for r in report["throughput"]:
+        lines.append(f"| {r['model']} | {r['tokens_per_s']:,.0f} | {1000 * r['median_s']:.2f} |")
+    lines += ["", "## Package vs PyTorch reference (forward + backward)", "",
+              "| family | package | reference | package ms | reference ms | ratio |",
+              "|---|---|---|---|---|---|"]
+    for r in report["comparisons"]:
+        lines.append(f"| {r['family']} | {r['package']} | {r['reference']} | "
+                     f"{r['package_ms']:.2f} | {r['reference_ms']:.2f} | {r['ratio']:.2f} |")
+    lines += ["", "## LSTM layer vs attention block, forward + backward", "",
+              "| n | model | ms | saved MB | peak MB |", "|---|---|---|---|---|"]
+    for r in report["length_sweep"]:
+        peak = "-" if r["peak_bytes"] != r["peak_bytes"] else f"{r['peak_bytes'] / 1e6:.1f}"
+        lines.append(f"| {r['n']} | {r['model']} | {1000 * r['median_s']:.2f} | "
+                     f"{r['saved_bytes'] / 1e6:.1f} | {peak} |")
+    if report["builds"]["chapters_s"]:
+        lines += ["", "## Chapter execution times", "", "| chapter | seconds |", "|---|---|"]
+        for name, seconds in report["builds"]["chapters_s"].items():
+            lines.append(f"| {name} | {seconds:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def run(*, repeats: int = 15, quick: bool = False, out_dir: Path = Path("benchmarks/results"),
+        build_dir: Path = Path("_build")) -> dict:
+    device = get_device()
+    set_seed(0)
+    lengths = [16, 64, 256] if quick else [16, 32, 64, 128, 256, 512, 1024, 2048]
+    if device.type == "cuda" and not quick:
+        lengths += [4096, 8192]
+    report = {
+        "device": str(device),
+        "device_name": RunStamp(seed=0, device=device).device_name(),
+        "date": datetime.date.today().isoformat(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "version": __version__,
+        "repeats": repeats,
+        "throughput": throughput(device, repeats),
+        "comparisons": comparisons(device, repeats),
+        "length_sweep": length_sweep(device, max(2, repeats // 2), lengths),
+        "builds": build_times(build_dir),
+    }
+    report["budgets"] = check_budgets(report)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    slug = device_slug(device)
+    (out_dir / f"{slug}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / f"{slug}.md").write_text(markdown(report))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="fewer lengths (for tests)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--build-dir", type=Path, default=Path("_build"))
+    args = parser.parse_args(argv)
+    report = run(repeats=args.repeats, quick=args.quick, out_dir=args.out,
+                 build_dir=args.build_dir)
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""The book's one real-text corpus: Shakespeare's plays, shipped inside the package.
+
+``data/tinyshakespeare.txt.gz`` is the char-rnn compilation (about 40,000 lines). It is checked
+against its SHA-256 every time it is loaded, so a damaged or altered copy fails at once instead of
+quietly changing the book's numbers. Nothing is downloaded.
+
+The text is a sequence of speeches: a speaker's name on its own line ("ROMEO:"), then one or
+more lines of speech, then a blank line. :func:`speeches` parses that structure; the tasks that
+chapters train on (which speaker? is this line in its original order?) are built from it here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import random
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from ._checks import check_int
+
+SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+SPEAKER_LINE = re.compile(r"^([A-Z][A-Za-z' ]*):$")
+
+
+class CorpusChecksumError(ValueError):
+    """The corpus file is not the text the book was written against."""
+
+
+def load_text(path: str | Path, sha256: str) -> str:
+    """Read a (gzipped or plain) UTF-8 text file and check its SHA-256 before returning it."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != sha256:
+        raise CorpusChecksumError(
+            f"{path.name}: expected sha256 {sha256}, got {digest}. The file is damaged or "
+            "was changed; restore it from the repository."
+        )
+    return raw.decode("utf-8")
+
+
+@lru_cache(maxsize=1)
+def load_shakespeare() -> str:
+    """The whole corpus as one string (1,115,394 characters), checksum verified."""
+    path = resources.files("rnn2transformer") / "data" / "tinyshakespeare.txt.gz"
+    with resources.as_file(path) as file:
+        return load_text(file, SHAKESPEARE_SHA256)
+
+
+@dataclass(frozen=True)
+class Speech:
+    speaker: str  # as written, e.g. "First Citizen"
+    lines: tuple[str, ...]  # the lines of speech, without the speaker line
+    start_line: int  # 0-based line number of the speaker line in the corpus
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def speeches(text: str | None = None) -> list[Speech]:
+    """Split the corpus into speeches, in order."""
+    text = load_shakespeare() if text is None else text
+    result, speaker, start, lines = [], None, 0, []
+    for number, line in enumerate(text.split("\n") + [""]):
+        match = SPEAKER_LINE.match(line)
+        if match and not lines:
+            speaker, start = match.group(1), number
+        elif line.strip() == "":
+            if speaker is not None and lines:
+                result.append(Speech(speaker, tuple(lines), start))
+            speaker, lines = None, []
+        elif speaker is not None:
+            lines.append(line)
+    return result
+
+
+def split_by_position(items: list, *, val_fraction: float = 0.1) -> tuple[list, list]:
+    """First part for training, the last ``val_fraction`` for validation.
+
+    Splitting by position rather than at random keeps neighbouring lines (often repeated words
+    and names) from landing on both sides, so validation measures generalisation honestly.
+    """
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    cut = int(round(len(items) * (1 - val_fraction)))
+    return items[:cut], items[cut:]
+
+
+def order_task(
+    token_lines: list[list[str]], *, seed: int = 0
+) -> tuple[list[list[str]], list[int]]:
+    """Is this line in its original word order (1) or shuffled (0)?
+
+    Every line appears twice: as written and with its tokens shuffled (a permutation that
+    differs from the original). Both copies have the same bag of words, so any bag-of-words
+    model gets exactly one of each pair right: 50 % accuracy by construction.
+    Lines whose tokens cannot be reordered (one token, or all alike) are dropped.
+    """
+    check_int("seed", seed, minimum=0)
+    rng = random.Random(seed)
+    examples, labels = [], []
+    for tokens in token_lines:
+        if len(set(tokens)) < 2:
+            continue
+        shuffled = list(tokens)
+        while shuffled == tokens:
+            rng.shuffle(shuffled)
+        examples += [list(tokens), shuffled]
+        labels += [1, 0]
+    return examples, labels
+
+
+def main_speakers(all_speeches: list[Speech], k: int) -> list[str]:
+    """The ``k`` speakers with the most speeches (ties by name)."""
+    check_int("k", k, minimum=1)
+    counts: dict[str, int] = {}
+    for speech in all_speeches:
+        counts[speech.speaker] = counts.get(speech.speaker, 0) + 1
+    return sorted(counts, key=lambda s: (-counts[s], s))[:k]
+
+
+def char_lm_batches(ids: torch.Tensor, *, seq_len: int, batch_size: int):
+    """Random windows of a long id sequence for next-character prediction.
+
+    Returns a batch function ``generator -> (x, y)`` for :func:`rnn2transformer.train` with
+    ``x = ids[s : s + seq_len]`` and ``y = ids[s + 1 : s + seq_len + 1]`` for random starts ``s``;
+    both (B, T), int64.
+    """
+    check_int("seq_len", seq_len, minimum=1)
+    check_int("batch_size", batch_size, minimum=1)
+    if not isinstance(ids, torch.Tensor) or ids.ndim != 1:
+        raise ValueError("ids must be a 1-D tensor of token ids")
+    if len(ids) <= seq_len + 1:
+        raise ValueError(f"ids must be longer than seq_len + 1 = {seq_len + 1}, got {len(ids)}")
+    offsets = torch.arange(seq_len)
+
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size, 1), generator=generator)
+        index = starts + offsets  # (B, T)
+        return ids[index], ids[index + 1]
+
+    return draw
+
+
+def char_lm_eval_set(ids: torch.Tensor, *, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut a held-out id sequence into non-overlapping windows: (x, y), each (N, T)."""
+    check_int("seq_len", seq_len, minimum=1)
+    n = (len(ids) - 1) // seq_len
+    if n < 1:
+        raise ValueError(f"ids must hold more than seq_len + 1 = {seq_len + 1} tokens")
+    x = ids[: n * seq_len].reshape(n, seq_len)
+    y = ids[1 : n * seq_len + 1].reshape(n, seq_len)
+    return x, y

@@ -1,0 +1,183 @@
+"""Recurrent layers put to work: one task model for the vanilla RNN and the LSTM.
+
+The book compares the two recurrent families (and later the Transformer) on the same tasks, so
+the parts around the recurrent layer are shared here instead of being written once per family:
+
+* an input: float features (B, T, C), or token ids (B, T) through an embedding;
+* a readout: from the last state (``"last"``: one prediction per sequence) or from every state
+  (``"all"``: one prediction per step, as a language model or the copy task needs);
+* a loss: mean squared error or cross-entropy.
+
+``implementation="torch"`` uses the fused ``torch.nn.RNN``/``torch.nn.LSTM`` (cuDNN on a GPU);
+``"scratch"`` uses the package's own loop; :func:`copy_weights` moves weights between them.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ._checks import check_choice, check_int, check_tensor
+from .lstm import LSTM
+from .rnn import NONLINEARITIES, RNN
+from .training import task_loss
+
+KINDS = ("rnn", "lstm")
+_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _recurrent_params(module: nn.Module) -> tuple[str, dict[str, nn.Parameter]]:
+    if isinstance(module, RNN | LSTM):
+        return type(module).__name__.lower(), {n: getattr(module.cell, n) for n in _WEIGHTS}
+    if isinstance(module, nn.RNN | nn.LSTM):
+        if module.num_layers != 1 or module.bidirectional or not module.bias:
+            raise ValueError("only one-layer, one-direction torch recurrent layers with biases")
+        if isinstance(module, nn.LSTM) and module.proj_size:
+            raise ValueError("an nn.LSTM with proj_size has no scratch counterpart")
+        return type(module).__name__.lower(), {n: getattr(module, f"{n}_l0") for n in _WEIGHTS}
+    raise TypeError(
+        f"expected an RNN, LSTM, torch.nn.RNN or torch.nn.LSTM, got {type(module).__name__}"
+    )
+
+
+def copy_weights(source: nn.Module, target: nn.Module) -> None:
+    """Copy weights between the scratch and the fused version of the same recurrent layer."""
+    source_kind, src = _recurrent_params(source)
+    target_kind, dst = _recurrent_params(target)
+    if source_kind != target_kind:
+        raise TypeError(f"cannot copy {source_kind} weights into an {target_kind}")
+    with torch.no_grad():
+        for name in _WEIGHTS:
+            if src[name].shape != dst[name].shape:
+                raise ValueError(
+                    f"{name}: shapes differ, {tuple(src[name].shape)} vs {tuple(dst[name].shape)}"
+                )
+            dst[name].copy_(src[name])
+
+
+@dataclass
+class RecurrentConfig:
+    kind: str = "lstm"  # "rnn" (vanilla) or "lstm"
+    input_size: int = 2  # features per step, or the embedding size when vocab_size is set
+    vocab_size: int | None = None  # token ids as input (embedded), or None for float features
+    hidden_size: int = 64  # H, the size of the state
+    output_size: int = 1  # 1 for regression, number of classes for cross-entropy
+    readout: str = "last"  # "last": from h_T; "mean": mean of all h_t; "all": at every step
+    loss: str = "mse"  # "mse" or "cross_entropy"
+    nonlinearity: str = "tanh"  # vanilla RNN only
+    implementation: str = "torch"  # "torch" (fused) or "scratch" (the package's loop)
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, KINDS)
+        check_int("input_size", self.input_size, minimum=1)
+        if self.vocab_size is not None:
+            check_int("vocab_size", self.vocab_size, minimum=2)
+        check_int("hidden_size", self.hidden_size, minimum=1)
+        check_int("output_size", self.output_size, minimum=1)
+        check_choice("readout", self.readout, ("last", "mean", "all"))
+        check_choice("loss", self.loss, ("mse", "cross_entropy"))
+        check_choice("implementation", self.implementation, ("torch", "scratch"))
+        fused = self.implementation == "torch"
+        allowed = ("tanh", "relu") if fused else tuple(NONLINEARITIES)
+        check_choice("nonlinearity", self.nonlinearity, allowed)
+
+
+class RecurrentModel(nn.Module):
+    """Embedding (optional) -> RNN or LSTM -> linear readout. ``forward(x, targets)``.
+
+    Returns ``(out, loss)``: ``out`` is (B,) or (B, output_size) for ``readout="last"`` or
+    ``"mean"`` and (B, T, output_size) for ``"all"``; cross-entropy targets are class ids of
+    matching shape.
+    """
+
+    def __init__(self, config: RecurrentConfig) -> None:
+        super().__init__()
+        if not isinstance(config, RecurrentConfig):
+            raise TypeError(f"config must be a RecurrentConfig, got {type(config).__name__}")
+        self.config = config
+        c = config
+        self.embed = nn.Embedding(c.vocab_size, c.input_size) if c.vocab_size else None
+        if c.implementation == "torch":
+            if c.kind == "rnn":
+                self.rnn = nn.RNN(c.input_size, c.hidden_size, nonlinearity=c.nonlinearity,
+                                  batch_first=True)
+            else:
+                self.rnn = nn.LSTM(c.input_size, c.hidden_size, batch_first=True)
+        else:
+            self.rnn = (RNN(c.input_size, c.hidden_size, c.nonlinearity) if c.kind == "rnn"
+                        else LSTM(c.input_size, c.hidden_size))
+        self.head = nn.Linear(c.hidden_size, c.output_size)
+
+    @property
+    def weight_hh(self) -> nn.Parameter:
+        """The recurrent matrix (all four gates' for an LSTM)."""
+        return _recurrent_params(self.rnn)[1]["weight_hh"]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The recurrent layer's input: embedded ids or the float features themselves."""
+        if self.embed is not None:
+            check_tensor("x", x, ndim=2, dtype_kind="int")
+            return self.embed(x)  # (B, T, C)
+        check_tensor("x", x, ndim=3, dtype_kind="float")
+        return x
+
+    @torch.no_grad()
+    def forward_cached(
+        self, x: torch.Tensor, state: object = None
+    ) -> tuple[torch.Tensor, object]:
+        """Outputs for new steps ``x`` continuing from ``state`` (None at the start); returns
+        the outputs and the new state. The state has the same size however long the past."""
+        if self.config.readout != "all":
+            raise ValueError("forward_cached needs readout='all'")
+        fused = isinstance(self.rnn, nn.RNN | nn.LSTM)
+        if fused and state is not None:  # torch keeps a layer dimension in its state
+            state = (tuple(s.unsqueeze(0) for s in state) if isinstance(state, tuple)
+                     else state.unsqueeze(0))
+        states, state = self.rnn(self.features(x), state)
+        if fused:
+            state = tuple(s[0] for s in state) if isinstance(state, tuple) else state[0]
+        return self.head(states), state
+
+    def forward(
+        self, x: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        states, _ = self.rnn(self.features(x))  # (B, T, H)
+        if self.config.readout == "last":
+            states = states[:, -1]  # (B, H)
+        elif self.config.readout == "mean":
+            states = states.mean(dim=1)  # (B, H)
+        out = self.head(states)  # (B, [T,] output_size)
+        if self.config.output_size == 1 and self.config.loss == "mse":
+            out = out.squeeze(-1)
+        if targets is None:
+            return out, None
+        return out, task_loss(out, targets, self.config.loss)
+
+
+def input_gradient_by_step(
+    model: nn.Module, x: torch.Tensor, targets: torch.Tensor
+) -> pd.DataFrame:
+    """Mean ``||dL/dx_t||`` over the batch for every step ``t``: how much each input still
+    influences the loss. Works for any model with ``forward(x, targets) -> (out, loss)`` whose
+    input is float features (B, T, C).
+
+    The probe runs on a float64 copy of the model: after a hundred steps a vanished gradient is
+    around 1e-30 and would underflow to exactly 0 in float32, hiding how small it is.
+    """
+    check_tensor("x", x, ndim=3, dtype_kind="float")
+    probe = copy.deepcopy(model).to(torch.float64).eval()
+    x = x.detach().to(torch.float64).requires_grad_(True)
+    if targets.is_floating_point():
+        targets = targets.to(torch.float64)
+    with torch.backends.cudnn.flags(enabled=False):  # cuDNN RNNs only backprop in train mode
+        _, loss = probe(x, targets)
+        (grad,) = torch.autograd.grad(loss, x)
+    norms = grad.norm(dim=-1).mean(dim=0)  # (T,)
+    T = x.shape[1]
+    return pd.DataFrame({"t": range(T), "distance": [T - 1 - t for t in range(T)],
+                         "grad_norm": norms.detach().cpu().numpy()})
+

@@ -1,0 +1,91 @@
+"""Generating text one token at a time, and what streaming costs (chapters 4, 6 and 8).
+
+:func:`generate` works for any model with ``forward(ids) -> (logits, loss)``. Models that carry
+their past forward (``forward_cached``: the recurrent state of an RNN/LSTM, or a Transformer's
+key/value cache) feed each new token once; others rerun the whole prefix at every step.
+:func:`streaming_cost` measures time and state memory per generated token against position.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ._checks import check_float, check_int
+from .profiling import time_call
+
+
+def _state_bytes(state: object) -> int:
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size()
+    if isinstance(state, list | tuple):
+        return sum(_state_bytes(s) for s in state)
+    return 0
+
+
+@torch.no_grad()
+def generate(
+    model: nn.Module,
+    prompt: list[int],
+    n_tokens: int,
+    *,
+    temperature: float = 1.0,
+    seed: int = 0,
+    use_cache: bool = True,
+) -> list[int]:
+    """Continue ``prompt`` (token ids) by ``n_tokens`` sampled tokens; returns only the new ids."""
+    if not prompt:
+        raise ValueError("prompt must hold at least one token id")
+    check_int("n_tokens", n_tokens, minimum=0)
+    check_float("temperature", temperature, minimum=0.0, strict_minimum=True)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    cached = use_cache and hasattr(model, "forward_cached")
+    ids, new, state = list(prompt), [], None
+    pending = ids  # tokens the model has not read yet
+    for _ in range(n_tokens):
+        x = torch.tensor([pending if cached else ids], device=device)
+        if cached:
+            logits, state = model.forward_cached(x, state)
+        else:
+            logits, _ = model(x)
+        probs = torch.softmax(logits[0, -1].float() / temperature, dim=-1).cpu()
+        token = int(torch.multinomial(probs, 1, generator=g))
+        ids.append(token)
+        new.append(token)
+        pending = [token]
+    model.train(was_training)
+    return new
+
+
+@torch.no_grad()
+def streaming_cost(
+    model: nn.Module, *, positions: list[int], vocab_size: int, repeats: int = 10
+) -> pd.DataFrame:
+    """Time and state memory to generate one more token after ``p`` tokens, for each ``p``.
+
+    The model reads a random prefix of ``p`` tokens through ``forward_cached`` (not timed), then
+    the next token's step is timed ``repeats`` times from the same state. Columns: ``position``,
+    ``ms_per_token`` (median) and ``state_bytes`` (what the model carries: an LSTM's (h, c), a
+    Transformer's key/value cache).
+    """
+    if not hasattr(model, "forward_cached"):
+        raise TypeError(f"{type(model).__name__} has no forward_cached to stream with")
+    check_int("vocab_size", vocab_size, minimum=1)
+    device = next(model.parameters()).device
+    model.eval()
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for p in positions:
+        check_int("position", p, minimum=1)
+        prefix = torch.randint(0, vocab_size, (1, p), generator=g).to(device)
+        _, state = model.forward_cached(prefix)
+        token = torch.randint(0, vocab_size, (1, 1), generator=g).to(device)
+        timing = time_call(lambda t=token, s=state: model.forward_cached(t, s), device=device,
+                           repeats=repeats, warmup=2)
+        rows.append({"position": p, "ms_per_token": 1000 * timing["median_s"],
+                     "state_bytes": _state_bytes(state)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,164 @@
+"""Data sets the package generates, seeded, so no chapter downloads anything.
+
+Chapter 1 uses :func:`make_spirals`; later chapters add their sequence tasks here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._checks import check_float, check_int
+
+
+def make_spirals(
+    n_per_class: int = 300,
+    *,
+    n_classes: int = 2,
+    turns: float = 1.25,
+    noise: float = 0.08,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Interleaved spirals in the plane: a classic set no straight line can separate.
+
+    Class ``k``'s points lie on the spiral ``r = t``, ``angle = 2 pi (turns t + k / n_classes)``
+    for ``t`` in (0, 1], plus Gaussian noise of standard deviation ``noise``.
+
+    Returns:
+        ``x`` of shape (N, 2) in roughly [-1, 1]^2 (float32) and labels ``y`` of shape (N,)
+        (int64), with ``N = n_classes * n_per_class``, classes interleaved in order.
+    """
+    check_int("n_per_class", n_per_class, minimum=1)
+    check_int("n_classes", n_classes, minimum=2)
+    check_float("turns", turns, minimum=0.0, strict_minimum=True)
+    check_float("noise", noise, minimum=0.0)
+    check_int("seed", seed, minimum=0)
+    g = torch.Generator().manual_seed(seed)
+    t = torch.rand(n_classes, n_per_class, generator=g) * 0.95 + 0.05  # (K, N)
+    k = torch.arange(n_classes).unsqueeze(1)  # (K, 1)
+    angle = 2 * math.pi * (turns * t + k / n_classes)
+    x = torch.stack([t * torch.cos(angle), t * torch.sin(angle)], dim=-1)  # (K, N, 2)
+    x = x + noise * torch.randn(x.shape, generator=g)
+    y = k.expand(n_classes, n_per_class)
+    return x.reshape(-1, 2).float(), y.reshape(-1).long()
+
+
+ADDING_BASELINE_MSE = 1 / 6  # Var(u1 + u2) for two independent U(0, 1): predicting 1 scores this
+
+
+def adding_problem(
+    batch_size: int, length: int, *, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The adding problem (Hochreiter and Schmidhuber, 1997; Le, Jaitly and Hinton, 2015).
+
+    Each sequence has ``length`` steps of two features: a value drawn uniformly from [0, 1] and
+    a marker that is 1 at exactly two steps, one in the first half and one in the second half,
+    and 0 elsewhere. The target is the sum of the two marked values. Always predicting their mean,
+    1, gives a mean squared error of 1/6; doing better needs memory over up to ``length`` steps.
+
+    Returns ``x`` of shape (B, T, 2) and ``y`` of shape (B,), both float32.
+    """
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("length", length, minimum=2)
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    values = torch.rand(batch_size, length, generator=g)
+    half = length // 2
+    first = torch.randint(0, half, (batch_size,), generator=g)
+    second = torch.randint(half, length, (batch_size,), generator=g)
+    markers = torch.zeros(batch_size, length)
+    rows = torch.arange(batch_size)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    y = values[rows, first] + values[rows, second]
+    return torch.stack([values, markers], dim=-1), y
+
+
+def adding_batches(length: int, batch_size: int = 64):
+    """A batch function for :func:`rnn2transformer.train`: ``generator -> (x, y)``."""
+    check_int("length", length, minimum=2)
+    check_int("batch_size", batch_size, minimum=1)
+
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return adding_problem(batch_size, length, generator=generator)
+
+    return draw
+
+
+COPY_SYMBOLS = 8  # data symbols are 1..8
+COPY_LENGTH = 10  # how many symbols to remember
+COPY_BLANK, COPY_DELIMITER = 0, 9
+COPY_VOCAB = 10  # blank, 8 symbols, delimiter
+
+
+def copy_memory(
+    batch_size: int, delay: int, *, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The copy-memory task (Hochreiter and Schmidhuber, 1997; Arjovsky, Shah and Bengio, 2016).
+
+    Input: 10 symbols drawn from {1..8}, then ``delay - 1`` blanks (0), a delimiter (9), and 10
+    more blanks: ``delay + 20`` steps. Target: blanks everywhere except the last 10 steps, which
+    must reproduce the 10 symbols. A model without memory can do no better than predicting blanks
+    and then a uniform guess over 8 symbols: cross-entropy ``10 ln 8 / (delay + 20)``
+    (:func:`copy_memory_baseline`).
+
+    Returns token ids ``x`` and ``y``, both (B, delay + 20), int64.
+    """
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("delay", delay, minimum=1)
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    total = delay + 2 * COPY_LENGTH
+    symbols = torch.randint(1, COPY_SYMBOLS + 1, (batch_size, COPY_LENGTH), generator=g)
+    x = torch.full((batch_size, total), COPY_BLANK, dtype=torch.int64)
+    x[:, :COPY_LENGTH] = symbols
+    x[:, COPY_LENGTH + delay - 1] = COPY_DELIMITER
+    y = torch.full((batch_size, total), COPY_BLANK, dtype=torch.int64)
+    y[:, -COPY_LENGTH:] = symbols
+    return x, y
+
+
+def copy_memory_baseline(delay: int) -> float:
+    """Cross-entropy per step of the best memoryless guess: ``10 ln 8 / (delay + 20)``."""
+    check_int("delay", delay, minimum=1)
+    return COPY_LENGTH * math.log(COPY_SYMBOLS) / (delay + 2 * COPY_LENGTH)
+
+
+def copy_memory_batches(delay: int, batch_size: int = 64):
+    """A batch function for :func:`rnn2transformer.train`: ``generator -> (x, y)``."""
+    check_int("delay", delay, minimum=1)
+    check_int("batch_size", batch_size, minimum=1)
+
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return copy_memory(batch_size, delay, generator=generator)
+
+    return draw
+
+
+def parity(
+    batch_size: int, length: int, *, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Parity of a bit string: is the number of ones odd?
+
+    The answer depends on every bit, so it can only be computed by carrying one bit of state
+    from start to end, the simplest thing a recurrent network can do, and one that attention,
+    which pools over positions, finds hard (Hahn, 2020). ``x`` is (B, T, 1) float bits, ``y``
+    (B,) int64 in {0, 1}.
+    """
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("length", length, minimum=1)
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    bits = torch.randint(0, 2, (batch_size, length), generator=g)
+    return bits.unsqueeze(-1).float(), bits.sum(dim=1) % 2
+
+
+def parity_batches(min_length: int, max_length: int, batch_size: int = 64):
+    """A batch function drawing, for each batch, one length in [min_length, max_length]."""
+    check_int("min_length", min_length, minimum=1)
+    check_int("max_length", max_length, minimum=min_length)
+    check_int("batch_size", batch_size, minimum=1)
+
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        length = int(torch.randint(min_length, max_length + 1, (1,), generator=generator))
+        return parity(batch_size, length, generator=generator)
+
+    return draw

@@ -1,0 +1,448 @@
+"""The book's one training loop.
+
+:func:`train` is a plain function with keyword arguments (no trainer classes, no callbacks
+framework) that returns a history table. Every model the book trains goes through it, so the
+details that matter for honest comparisons live in one place:
+
+* batches come either from a pair of tensors (shuffled per epoch by a seeded permutation) or from
+  a function that draws a fresh batch from a seeded ``torch.Generator`` (the synthetic tasks);
+* on CUDA the forward pass runs under bf16 autocast, and losses are summed on the device so the
+  loop never waits for the GPU between evaluations;
+* a checkpoint file makes a run resumable: an interrupted run started again with the same
+  arguments ends with exactly the weights an uninterrupted one would have (model, optimizer,
+  random-number states and running sums are all saved). A checkpoint that cannot be read is
+  reported and the run starts from scratch.
+
+Models must follow the package convention ``forward(x, targets) -> (out, loss)``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from ._checks import check_choice, check_float, check_int
+from .device import get_device
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+BatchFn = Callable[[torch.Generator], Batch]
+Metric = Callable[[torch.Tensor, torch.Tensor], float | torch.Tensor]
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("constant", "cosine")
+ENV_BOOK_BUILD = "RNN2T_BOOK_BUILD"
+
+
+def progress_enabled(progress: bool | None = None) -> bool:
+    """Progress bars show in a live session and stay out of the book's build log."""
+    if progress is not None:
+        return bool(progress)
+    return os.environ.get(ENV_BOOK_BUILD, "") in ("", "0")
+
+
+def _check_data(name: str, data: Any) -> None:
+    if callable(data):
+        return
+    if not (isinstance(data, tuple | list) and len(data) == 2):
+        raise TypeError(
+            f"{name} must be a pair (inputs, targets) of tensors or a function "
+            f"generator -> (inputs, targets), got {type(data).__name__}"
+        )
+    x, y = data
+    if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
+        raise TypeError(
+            f"{name} must hold two tensors, got ({type(x).__name__}, {type(y).__name__})"
+        )
+    if len(x) != len(y) or len(x) == 0:
+        raise ValueError(
+            f"{name}: inputs and targets must have the same, non-zero length, "
+            f"got {len(x)} and {len(y)}"
+        )
+
+
+def _make_optimizer(
+    name: str, params, lr: float, weight_decay: float, momentum: float
+) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+
+def learning_rate(
+    step: int, *, lr: float, total_steps: int, warmup_steps: int = 0, schedule: str = "constant"
+) -> float:
+    """The learning rate at ``step``: linear warm-up, then constant or cosine decay to 0."""
+    if warmup_steps and step < warmup_steps:
+        return lr * (step + 1) / warmup_steps
+    if schedule == "cosine":
+        span = max(1, total_steps - warmup_steps)
+        progress = min(1.0, (step - warmup_steps) / span)
+        return lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return lr
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    data: Batch,
+    *,
+    metrics: dict[str, Metric] | None = None,
+    batch_size: int = 1024,
+    device: torch.device | None = None,
+) -> dict[str, float]:
+    """Mean loss (and metrics) of ``model`` over ``data``, computed in batches."""
+    _check_data("data", data)
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    x_all, y_all = data
+    totals: dict[str, float] = {}
+    n_total = 0
+    for i in range(0, len(x_all), batch_size):
+        x = x_all[i : i + batch_size].to(device)
+        y = y_all[i : i + batch_size].to(device)
+        out, loss = model(x, y)
+        n = len(x)
+        values = {"loss": loss}
+        for name, fn in (metrics or {}).items():
+            values[name] = fn(out, y)
+        for name, value in values.items():
+            totals[name] = totals.get(name, 0.0) + float(value) * n
+        n_total += n
+    model.train(was_training)
+    return {name: total / n_total for name, total in totals.items()}
+
+
+def _save_atomically(obj: dict, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, fingerprint: dict) -> dict | None:
+    """Return a usable checkpoint, or None (with a message) to start from scratch."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(state, dict) or "model" not in state:
+            raise ValueError("not a training checkpoint")
+    except Exception as error:  # a half-written or foreign file: retrain, say so
+        warnings.warn(
+            f"checkpoint {path} could not be read ({type(error).__name__}: {error}); "
+            "training from scratch",
+            stacklevel=3,
+        )
+        return None
+    if state.get("fingerprint") != fingerprint:
+        warnings.warn(
+            f"checkpoint {path} was written by a run with other settings "
+            f"({state.get('fingerprint')} != {fingerprint}); training from scratch",
+            stacklevel=3,
+        )
+        return None
+    return state
+
+
+def train(
+    model: nn.Module,
+    train_data: Batch | BatchFn,
+    *,
+    val_data: Batch | None = None,
+    steps: int | None = None,
+    epochs: int | None = None,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    warmup_steps: int = 0,
+    schedule: str = "constant",
+    clip_grad_norm: float | None = None,
+    eval_every: int | None = None,
+    metrics: dict[str, Metric] | None = None,
+    callback: Callable[[int, nn.Module], None] | None = None,
+    stop_when: Callable[[dict[str, float]], bool] | None = None,
+    device: torch.device | str | None = None,
+    mixed_precision: bool = True,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    stop_on_nan: bool = True,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Train ``model`` and return its history, one row per evaluation.
+
+    Args:
+        model: a module with ``forward(x, targets) -> (out, loss)``.
+        train_data: ``(inputs, targets)`` tensors, or a function ``generator -> (x, y)``
+            that draws one batch (then ``steps`` is required).
+        val_data: ``(inputs, targets)`` evaluated every ``eval_every`` steps.
+        steps, epochs: how long to train; give exactly one (epochs only with tensors).
+        batch_size: examples per step when ``train_data`` is a pair of tensors.
+        lr, optimizer, momentum, weight_decay: the optimizer (adam, adamw, sgd, rmsprop).
+        warmup_steps, schedule: linear warm-up, then a constant or cosine learning rate.
+        clip_grad_norm: clip the global gradient norm to this value (None: no clipping).
+            The history's ``grad_norm`` column is the norm *before* clipping.
+        eval_every: steps between history rows (default: about 20 rows per run).
+        metrics: ``name -> fn(out, targets)`` evaluated on ``val_data``.
+        callback: ``fn(step, model)`` called after each evaluation (snapshots, plots).
+        stop_when: ``fn(row) -> bool`` on each new history row; True ends training there
+            (for "steps until the loss first drops below x" experiments).
+        device: where to train (default :func:`get_device`).
+        mixed_precision: bf16 autocast on CUDA (ignored elsewhere).
+        checkpoint: file to resume from and save to; a finished run is returned at once.
+        checkpoint_every: steps between checkpoint saves (default: at each evaluation).
+        stop_on_nan: stop at the first evaluation whose training loss is not finite.
+        seed: seeds the batch order / batch generator (seed the model yourself).
+        progress: show a progress bar (default: yes, except in the book's build).
+
+    Returns:
+        A DataFrame with columns ``step, epoch, lr, train_loss, grad_norm, val_loss``, one
+        column per metric, and ``elapsed_s`` (seconds of training so far).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _check_data("train_data", train_data)
+    if val_data is not None:
+        if callable(val_data):
+            raise TypeError("val_data must be a pair (inputs, targets) of tensors, got a function")
+        _check_data("val_data", val_data)
+    if (steps is None) == (epochs is None):
+        raise ValueError(f"give exactly one of steps or epochs, got steps={steps}, epochs={epochs}")
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    if epochs is not None:
+        check_int("epochs", epochs, minimum=1)
+        if callable(train_data):
+            raise ValueError("epochs needs train_data as tensors; with a batch function give steps")
+        steps_per_epoch = math.ceil(len(train_data[0]) / batch_size)
+        total_steps = epochs * steps_per_epoch
+    else:
+        total_steps = check_int("steps", steps, minimum=1)
+        steps_per_epoch = (
+            None if callable(train_data) else math.ceil(len(train_data[0]) / batch_size)
+        )
+    lr = check_float("lr", lr, minimum=0.0, strict_minimum=True)
+    optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
+    schedule = check_choice("schedule", schedule, SCHEDULES)
+    check_float("weight_decay", weight_decay, minimum=0.0)
+    check_int("warmup_steps", warmup_steps, minimum=0)
+    check_int("seed", seed, minimum=0)
+    if clip_grad_norm is not None:
+        check_float("clip_grad_norm", clip_grad_norm, minimum=0.0, strict_minimum=True)
+    if eval_every is None:
+        eval_every = max(1, total_steps // 20)
+    check_int("eval_every", eval_every, minimum=1)
+    if checkpoint_every is not None:
+        check_int("checkpoint_every", checkpoint_every, minimum=1)
+    for name, fn in (metrics or {}).items():
+        if not callable(fn):
+            raise TypeError(f"metrics[{name!r}] must be a function (out, targets) -> float")
+
+    device = get_device(device) if not isinstance(device, torch.device) else device
+    model.to(device)
+    use_amp = mixed_precision and device.type == "cuda"
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters (all have requires_grad=False)")
+    opt = _make_optimizer(optimizer, params, lr, weight_decay, momentum)
+
+    # Tensor data moves to the device once; batches are then gathered there.
+    if not callable(train_data):
+        x_train = train_data[0].to(device)
+        y_train = train_data[1].to(device)
+    data_generator = torch.Generator().manual_seed(seed)
+
+    # What must match for a checkpoint to be resumed.
+    fingerprint = {
+        "total_steps": total_steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "optimizer": optimizer,
+        "seed": seed,
+        "n_params": sum(p.numel() for p in model.parameters()),
+        "architecture": repr(model),  # layer types and sizes, so a changed model retrains
+    }
+    path = Path(checkpoint) if checkpoint is not None else None
+    state = _load_checkpoint(path, fingerprint) if path is not None else None
+
+    start_step, history, elapsed_before = 0, [], 0.0
+    loss_sum = torch.zeros((), device=device)
+    grad_sum = torch.zeros((), device=device)
+    n_since_eval = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        data_generator.set_state(state["data_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
+        start_step = state["step"]
+        history = state["history"]
+        elapsed_before = state["elapsed_s"]
+        loss_sum += state["loss_sum"]
+        grad_sum += state["grad_sum"]
+        n_since_eval = state["n_since_eval"]
+
+    def save(step: int, elapsed: float) -> None:
+        _save_atomically(
+            {
+                "fingerprint": fingerprint,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "data_rng": data_generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                "step": step,
+                "history": history,
+                "elapsed_s": elapsed,
+                "loss_sum": float(loss_sum),
+                "grad_sum": float(grad_sum),
+                "n_since_eval": n_since_eval,
+            },
+            path,
+        )
+
+    permutation: torch.Tensor | None = None
+    permutation_epoch = -1
+
+    def next_batch(step: int) -> Batch:
+        nonlocal permutation, permutation_epoch
+        if callable(train_data):
+            x, y = train_data(data_generator)
+            if device.type == "cuda":  # page-locked memory lets the copy overlap with compute
+                x, y = x.pin_memory(), y.pin_memory()
+            return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        # Stateless shuffling: epoch e always uses the same permutation, so a resumed run
+        # draws exactly the batches the uninterrupted run would have drawn.
+        epoch, position = divmod(step, steps_per_epoch)
+        if epoch != permutation_epoch:
+            g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+            permutation = torch.randperm(len(x_train), generator=g).to(device)
+            permutation_epoch = epoch
+        index = permutation[position * batch_size : (position + 1) * batch_size]
+        return x_train[index], y_train[index]
+
+    model.train()
+    bar = tqdm(
+        total=total_steps,
+        initial=start_step,
+        disable=not progress_enabled(progress),
+        desc="train",
+        leave=False,
+    )
+    started = time.perf_counter()
+    step = start_step
+    try:
+        while step < total_steps:
+            current_lr = learning_rate(
+                step, lr=lr, total_steps=total_steps, warmup_steps=warmup_steps, schedule=schedule
+            )
+            for group in opt.param_groups:
+                group["lr"] = current_lr
+            x, y = next_batch(step)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+                _, loss = model(x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            # The norm before clipping is recorded: it is what the gradient chapters plot.
+            grad_norm = torch.nn.utils.clip_grad_norm_(
+                params, clip_grad_norm if clip_grad_norm is not None else float("inf")
+            )
+            opt.step()
+            loss_sum += loss.detach().float()
+            grad_sum += grad_norm.detach().float()
+            n_since_eval += 1
+            step += 1
+            bar.update(1)
+
+            if step % eval_every == 0 or step == total_steps:
+                row: dict[str, float] = {
+                    "step": step,
+                    "epoch": step / steps_per_epoch if steps_per_epoch else float("nan"),
+                    "lr": current_lr,
+                    "train_loss": float(loss_sum) / n_since_eval,  # the one sync per eval
+                    "grad_norm": float(grad_sum) / n_since_eval,
+                }
+                loss_sum.zero_()
+                grad_sum.zero_()
+                n_since_eval = 0
+                if val_data is not None:
+                    scores = evaluate(model, val_data, metrics=metrics, device=device)
+                    row["val_loss"] = scores.pop("loss")
+                    row.update(scores)
+                    model.train()
+                row["elapsed_s"] = elapsed_before + time.perf_counter() - started
+                history.append(row)
+                bar.set_postfix(loss=f"{row['train_loss']:.4f}")
+                if callback is not None:
+                    callback(step, model)
+                    model.train()
+                if stop_on_nan and not math.isfinite(row["train_loss"]):
+                    break
+                if stop_when is not None and stop_when(row):
+                    break
+            if path is not None and (
+                step == total_steps
+                or (checkpoint_every and step % checkpoint_every == 0)
+                or (not checkpoint_every and step % eval_every == 0)
+            ):
+                save(step, elapsed_before + time.perf_counter() - started)
+    finally:
+        bar.close()
+    model.eval()
+    return pd.DataFrame(history)
+
+
+def train_val_split(
+    x: torch.Tensor, y: torch.Tensor, *, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[Batch, Batch]:
+    """Shuffle ``(x, y)`` with a seeded permutation and split off a validation part."""
+    _check_data("(x, y)", (x, y))
+    check_float("val_fraction", val_fraction, minimum=0.0, maximum=1.0, strict_minimum=True)
+    n_val = int(round(len(x) * val_fraction))
+    if not 0 < n_val < len(x):
+        raise ValueError(
+            f"val_fraction={val_fraction} of {len(x)} examples leaves an empty part"
+        )
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    val, tr = order[:n_val], order[n_val:]
+    return (x[tr], y[tr]), (x[val], y[val])
+
+
+def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Share of rows whose largest logit is the target class (a metric for :func:`train`)."""
+    return (logits.argmax(dim=-1) == targets).float().mean()
+
+
+def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
+    """Number of parameters of ``model`` (only those with ``requires_grad`` if asked)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def task_loss(out: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
+    """The loss the book's task models share: ``"mse"`` or ``"cross_entropy"`` over the last
+    dimension of ``out``. Computed in at least float32, also when ``out`` came from bf16."""
+    pred = out if out.dtype == torch.float64 else out.float()
+    if kind == "mse":
+        return F.mse_loss(pred, targets.to(pred.dtype))
+    if kind == "cross_entropy":
+        return F.cross_entropy(pred.reshape(-1, pred.shape[-1]), targets.reshape(-1))
+    raise ValueError(f"kind must be 'mse' or 'cross_entropy', got {kind!r}")

@@ -1,0 +1,232 @@
+"""The Transformer (Vaswani et al., 2017), small enough to read and to train on a laptop (ch. 6).
+
+Pieces, each with the paper's names:
+
+* :func:`sinusoidal_positions` (section 3.5): PE(pos, 2i) = sin(pos / 10000^(2i/d_model)),
+  PE(pos, 2i+1) = cos(pos / 10000^(2i/d_model)); or learned positions (an embedding).
+* :class:`TransformerBlock`: multi-head self-attention and a position-wise feed-forward layer
+  FFN(x) = max(0, x W_1 + b_1) W_2 + b_2 (a ReLU, as in chapter 1), each wrapped in a residual
+  connection and layer normalisation. ``norm_first=False`` is the paper's order
+  (x + sublayer, then norm); ``True`` normalises first, which trains more reliably in small
+  budgets. Parameters are laid out as in ``torch.nn.TransformerEncoderLayer`` so weights copy.
+* :class:`TransformerModel`: positions + blocks + a readout, for the same tasks as the recurrent
+  models: float features or token ids in; one prediction per sequence (mean of the states) or
+  per step out; ``causal=True`` for a decoder-only language model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ._checks import check_choice, check_int, check_tensor
+from .attention import KVCache, MultiHeadAttention, causal_mask, copy_attention_weights
+from .training import task_loss
+
+
+def sinusoidal_positions(
+    T: int, d_model: int, *, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """The (T, d_model) sinusoidal encoding: sin on even dimensions, cos on odd ones."""
+    check_int("T", T, minimum=1)
+    check_int("d_model", d_model, minimum=2)
+    if d_model % 2:
+        raise ValueError(f"d_model must be even, got {d_model}")
+    pos = torch.arange(T, dtype=torch.float64).unsqueeze(1)  # (T, 1)
+    i = torch.arange(0, d_model, 2, dtype=torch.float64)  # 2i
+    angle = pos / 10000 ** (i / d_model)  # pos / 10000^(2i / d_model)       (T, d/2)
+    pe = torch.zeros(T, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(angle)
+    pe[:, 1::2] = torch.cos(angle)
+    return pe.to(dtype)
+
+
+def position_shift_matrix(k: int, d_model: int) -> torch.Tensor:
+    """The fixed (d_model, d_model) matrix M_k with PE(pos + k) = M_k PE(pos) for every pos.
+
+    One 2x2 rotation by angle k * omega_i per frequency omega_i = 10000^(-2i/d_model), which is
+    why the paper expects relative positions to be easy to attend to. Float64.
+    """
+    check_int("d_model", d_model, minimum=2)
+    omega = 1.0 / 10000 ** (torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    m = torch.zeros(d_model, d_model, dtype=torch.float64)
+    for j, w in enumerate(omega):
+        c, s = math.cos(k * w), math.sin(k * w)
+        # [sin(a + b), cos(a + b)] = [[cos b, sin b], [-sin b, cos b]] [sin a, cos a]
+        m[2 * j : 2 * j + 2, 2 * j : 2 * j + 2] = torch.tensor([[c, s], [-s, c]],
+                                                                dtype=torch.float64)
+    return m
+
+
+class TransformerBlock(nn.Module):
+    """Self-attention and feed-forward sublayers with residuals and layer norms. (B, T, d)."""
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, *, norm_first: bool = True) -> None:
+        super().__init__()
+        check_int("d_ff", d_ff, minimum=1)
+        self.norm_first = norm_first
+        self.self_attn = MultiHeadAttention(d_model, n_heads)
+        self.linear1 = nn.Linear(d_model, d_ff)  # W_1, b_1
+        self.linear2 = nn.Linear(d_ff, d_model)  # W_2, b_2
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear2(torch.relu(self.linear1(x)))  # max(0, x W_1 + b_1) W_2 + b_2
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, need_weights: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.norm_first:
+            read, weights = self.self_attn(self.norm1(x), mask=mask, need_weights=need_weights)
+            x = x + read  # x + Attention(LayerNorm(x))
+            x = x + self.feed_forward(self.norm2(x))  # x + FFN(LayerNorm(x))
+        else:
+            read, weights = self.self_attn(x, mask=mask, need_weights=need_weights)
+            x = self.norm1(x + read)  # LayerNorm(x + Attention(x))
+            x = self.norm2(x + self.feed_forward(x))  # LayerNorm(x + FFN(x))
+        return x, weights
+
+    def forward_cached(
+        self, x: torch.Tensor, cache: KVCache | None = None
+    ) -> tuple[torch.Tensor, KVCache]:
+        """:meth:`forward` for new positions of a causal model, reusing cached keys/values."""
+        if self.norm_first:
+            read, cache = self.self_attn.forward_cached(self.norm1(x), cache)
+            x = x + read
+            return x + self.feed_forward(self.norm2(x)), cache
+        read, cache = self.self_attn.forward_cached(x, cache)
+        x = self.norm1(x + read)
+        return self.norm2(x + self.feed_forward(x)), cache
+
+
+def copy_block_weights(source: nn.Module, target: nn.Module) -> None:
+    """Copy weights between :class:`TransformerBlock` and ``torch.nn.TransformerEncoderLayer``."""
+    for module in (source, target):
+        if not isinstance(module, TransformerBlock | nn.TransformerEncoderLayer):
+            raise TypeError("expected TransformerBlock or nn.TransformerEncoderLayer, got "
+                            f"{type(module).__name__}")
+    copy_attention_weights(source.self_attn, target.self_attn)
+    with torch.no_grad():
+        for name in ("linear1", "linear2", "norm1", "norm2"):
+            getattr(target, name).load_state_dict(getattr(source, name).state_dict())
+
+
+@dataclass
+class TransformerConfig:
+    input_size: int = 2  # features per step (when vocab_size is None)
+    vocab_size: int | None = None  # token ids in, embedded, or None for float features
+    d_model: int = 64  # width of every position's vector
+    n_heads: int = 4  # H
+    n_layers: int = 2  # blocks
+    d_ff: int = 256  # feed-forward width (the paper uses 4 d_model)
+    max_len: int = 512  # longest sequence (learned positions; sinusoidal has no limit)
+    positions: str = "sinusoidal"  # "sinusoidal", "learned" or "none"
+    causal: bool = False  # True: position t sees only positions <= t (a decoder)
+    output_size: int = 1  # 1 for regression, number of classes for cross-entropy
+    readout: str = "mean"  # "mean": one prediction per sequence; "all": one per step
+    loss: str = "mse"  # "mse" or "cross_entropy"
+    norm_first: bool = True  # pre-norm blocks (False: the paper's post-norm)
+
+    def __post_init__(self) -> None:
+        check_int("d_model", self.d_model, minimum=2)
+        check_int("n_heads", self.n_heads, minimum=1)
+        check_int("n_layers", self.n_layers, minimum=1)
+        check_int("max_len", self.max_len, minimum=1)
+        check_choice("positions", self.positions, ("sinusoidal", "learned", "none"))
+        check_choice("readout", self.readout, ("mean", "last", "all"))
+        check_choice("loss", self.loss, ("mse", "cross_entropy"))
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model must be divisible by n_heads, got {self.d_model} and {self.n_heads}"
+            )
+
+
+class TransformerModel(nn.Module):
+    """Input embedding + positions -> ``n_layers`` blocks -> readout. ``forward(x, targets)``."""
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        if not isinstance(config, TransformerConfig):
+            raise TypeError(f"config must be a TransformerConfig, got {type(config).__name__}")
+        self.config = c = config
+        self.embed = (nn.Embedding(c.vocab_size, c.d_model) if c.vocab_size
+                      else nn.Linear(c.input_size, c.d_model))
+        self.position = nn.Embedding(c.max_len, c.d_model) if c.positions == "learned" else None
+        self.blocks = nn.ModuleList(
+            TransformerBlock(c.d_model, c.n_heads, c.d_ff, norm_first=c.norm_first)
+            for _ in range(c.n_layers)
+        )
+        self.norm = nn.LayerNorm(c.d_model) if c.norm_first else nn.Identity()
+        self.head = nn.Linear(c.d_model, c.output_size)
+
+    def encode(
+        self, x: torch.Tensor, need_weights: bool = False
+    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        """The final states (B, T, d_model) and each block's attention weights (if asked)."""
+        c = self.config
+        if c.vocab_size:
+            check_tensor("x", x, ndim=2, dtype_kind="int")
+        else:
+            check_tensor("x", x, ndim=3, dtype_kind="float")
+        T = x.shape[1]
+        # No sqrt(d_model) factor: the paper needs it because its embeddings are shared with
+        # the output layer and start small; nn.Embedding starts at N(0, 1) already.
+        h = self.embed(x)  # (B, T, d)
+        h = h + self.positions_for(0, T, h)
+        mask = causal_mask(T, device=x.device) if c.causal else None
+        weights = []
+        for block in self.blocks:
+            h, w = block(h, mask=mask, need_weights=need_weights)
+            weights.append(w)
+        return self.norm(h), weights
+
+    def positions_for(self, start: int, T: int, like: torch.Tensor) -> torch.Tensor | float:
+        """The position encoding of positions ``start .. start + T - 1``, (T, d)."""
+        c = self.config
+        if c.positions == "sinusoidal":
+            return sinusoidal_positions(start + T, c.d_model)[start:].to(like.device, like.dtype)
+        if c.positions == "learned":
+            if start + T > c.max_len:
+                raise ValueError(f"learned positions stop at max_len={c.max_len}, "
+                                 f"got T={start + T}")
+            return self.position(torch.arange(start, start + T, device=like.device))
+        return 0.0
+
+    @torch.no_grad()
+    def forward_cached(
+        self, x: torch.Tensor, cache: list[KVCache] | None = None
+    ) -> tuple[torch.Tensor, list[KVCache]]:
+        """Outputs for new positions ``x`` of a causal model, given the cache of the positions
+        before them (None at the start); returns the outputs and the grown cache.
+
+        Feeding a sequence in pieces gives the same outputs as one :meth:`forward` call.
+        """
+        if not self.config.causal or self.config.readout != "all":
+            raise ValueError("forward_cached needs a causal model with readout='all'")
+        start = 0 if cache is None else cache[0][0].shape[2]
+        h = self.embed(x)
+        h = h + self.positions_for(start, x.shape[1], h)
+        new_cache = []
+        for i, block in enumerate(self.blocks):
+            h, layer_cache = block.forward_cached(h, None if cache is None else cache[i])
+            new_cache.append(layer_cache)
+        return self.head(self.norm(h)), new_cache
+
+    def forward(
+        self, x: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        h, _ = self.encode(x)
+        if self.config.readout == "mean":
+            h = h.mean(dim=1)  # (B, d)
+        elif self.config.readout == "last":
+            h = h[:, -1]  # (B, d)
+        out = self.head(h)
+        if self.config.output_size == 1 and self.config.loss == "mse":
+            out = out.squeeze(-1)
+        if targets is None:
+            return out, None
+        return out, task_loss(out, targets, self.config.loss)
