@@ -74,15 +74,21 @@ def adding_problem(
     return torch.stack([values, markers], dim=-1), y
 
 
-def adding_batches(length: int, batch_size: int = 64):
-    """A batch function for :func:`rnn2transformer.train`: ``generator -> (x, y)``."""
-    check_int("length", length, minimum=2)
+def batch_function(task, *args: object, batch_size: int = 64):
+    """Turn a task ``task(batch_size, *args, generator=g)`` into a batch function for
+    :func:`rnn2transformer.train`: ``generator -> (x, y)``, a fresh batch on every call."""
     check_int("batch_size", batch_size, minimum=1)
+    task(1, *args, generator=torch.Generator().manual_seed(0))  # fail now on bad arguments
 
     def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        return adding_problem(batch_size, length, generator=generator)
+        return task(batch_size, *args, generator=generator)
 
     return draw
+
+
+def adding_batches(length: int, batch_size: int = 64):
+    """Batches of :func:`adding_problem` for :func:`rnn2transformer.train`."""
+    return batch_function(adding_problem, length, batch_size=batch_size)
 
 
 COPY_SYMBOLS = 8  # data symbols are 1..8
@@ -124,14 +130,8 @@ def copy_memory_baseline(delay: int) -> float:
 
 
 def copy_memory_batches(delay: int, batch_size: int = 64):
-    """A batch function for :func:`rnn2transformer.train`: ``generator -> (x, y)``."""
-    check_int("delay", delay, minimum=1)
-    check_int("batch_size", batch_size, minimum=1)
-
-    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        return copy_memory(batch_size, delay, generator=generator)
-
-    return draw
+    """Batches of :func:`copy_memory` for :func:`rnn2transformer.train`."""
+    return batch_function(copy_memory, delay, batch_size=batch_size)
 
 
 def parity(

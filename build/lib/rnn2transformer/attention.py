@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_int, check_tensor
+from .synthetic import batch_function
+from .training import task_loss
 
 KVCache = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, H, t, d_k)
 
@@ -198,12 +200,8 @@ def reversal_task(
 
 
 def reversal_batches(length: int, vocab_size: int, batch_size: int = 64):
-    """A batch function for :func:`rnn2transformer.train`."""
-
-    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        return reversal_task(batch_size, length, vocab_size, generator=generator)
-
-    return draw
+    """Batches of :func:`reversal_task` for :func:`rnn2transformer.train`."""
+    return batch_function(reversal_task, length, vocab_size, batch_size=batch_size)
 
 
 @dataclass
@@ -247,9 +245,7 @@ class AlignmentModel(nn.Module):
         self, x: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         logits, _ = self.attend(x)
-        if targets is None:
-            return logits, None
-        return logits, F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        return logits, None if targets is None else task_loss(logits, targets, "cross_entropy")
 
 
 @dataclass
@@ -286,6 +282,4 @@ class AttentionLM(nn.Module):
         self, ids: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         logits, _ = self.attend(ids)
-        if targets is None:
-            return logits, None
-        return logits, F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        return logits, None if targets is None else task_loss(logits, targets, "cross_entropy")
