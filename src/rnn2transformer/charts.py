@@ -12,10 +12,16 @@ lines when the page is in dark mode, so one chart is legible in both themes.
 
 Interactivity on the static page comes from Vega-Lite parameters (sliders, selections); see
 :func:`slider`. Nothing here needs a kernel.
+
+The book's PDF edition cannot run JavaScript, so the build renderer also puts a vector PDF of
+every chart in the same output (``application/pdf``, drawn by vl-convert at the parameters'
+initial values, with no browser). The HTML builder never picks that mime type and the LaTeX
+builder picks it first, so one executed notebook serves both editions.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import itertools
@@ -111,7 +117,19 @@ def book_renderer(spec: dict, **_: object) -> dict[str, str]:
         " console.error(err); });\n"
         "})();</script>"
     )
-    return {"text/html": markup}
+    return {"text/html": markup, "application/pdf": static_pdf(spec)}
+
+
+def static_pdf(spec: dict) -> str:
+    """The chart drawn as a vector PDF by vl-convert, base64-encoded as notebooks store it."""
+    if not isinstance(spec, dict) or not ("mark" in spec or _COMPOSITIONS & spec.keys()):
+        raise ValueError(f"spec must be a Vega-Lite spec dict, got {type(spec).__name__}")
+    import vl_convert  # only the book build needs it; Colab and Binder never import it
+
+    return base64.b64encode(vl_convert.vegalite_to_pdf(spec)).decode("ascii")
+
+
+_COMPOSITIONS = {"layer", "hconcat", "vconcat", "concat", "facet", "repeat"}
 
 
 def _all_params(spec: object) -> list[dict]:

@@ -84,3 +84,29 @@ def test_describe_sets_the_accessible_description():
     assert chart.to_dict()["description"] == "one point"
     with pytest.raises(ValueError, match="non-empty"):
         charts.describe(chart, " ")
+
+
+def test_renderer_adds_a_vector_pdf_for_the_latex_builder():
+    import base64
+    import io
+
+    from pypdf import PdfReader
+
+    narrow = charts.book_renderer(sample_chart().properties(width=100).to_dict())
+    wide = charts.book_renderer(sample_chart().properties(width=400).to_dict())
+    pages = []
+    for bundle in (narrow, wide):
+        pdf = base64.b64decode(bundle["application/pdf"])
+        assert pdf.startswith(b"%PDF-")
+        reader = PdfReader(io.BytesIO(pdf))
+        assert len(reader.pages) == 1
+        pages.append(reader.pages[0])
+    # The slider chart is drawn at its initial value, at the size the spec asks for.
+    assert float(pages[1].mediabox.width) - float(pages[0].mediabox.width) > 250
+
+
+def test_static_pdf_rejects_what_is_not_a_spec():
+    with pytest.raises(ValueError, match="Vega-Lite spec dict"):
+        charts.static_pdf("<svg/>")
+    with pytest.raises(ValueError, match="Vega-Lite spec dict"):
+        charts.static_pdf({"data": {"values": []}})
