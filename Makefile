@@ -10,16 +10,23 @@ PORT ?= 8000
 # Strict: warnings are errors, references are checked, and _config.yml makes a raising cell
 # fail the build. --keep-going reports every problem before failing.
 BUILD_FLAGS ?= -W -n --keep-going
+# The book's charts use the site's own renderer, and chapter 7's pretrained weights are cached
+# in _build (so `make clean` and a package change drop them too).
+BOOK_ENV := RNN2T_BOOK_BUILD=1 RNN2T_CACHE_DIR=$(CURDIR)/_build/checkpoints
+# `make pdf` builds here, apart from the site's build state (see the PDF section below).
+PDF_BUILD := _build/pdf
 # The package files the chapters execute (the benchmark and build-report tools are not among
 # them, so changing those does not force a cold rebuild).
 SRC_FILES := $(filter-out %/bench.py %/buildinfo.py,\
 	$(shell find src -name '*.py' -not -path '*/__pycache__/*')) pyproject.toml
 
-.PHONY: help setup book bench test unit site-test notebook-test lint serve notebooks lock vendor-js clean
+.PHONY: help setup book pdf texlive bench test unit site-test notebook-test pdf-test lint serve \
+	notebooks lock vendor-js clean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, write the site to _build/html"
 	@echo "make test   - set up, unit tests, strict build of the whole book, tests of the site"
+	@echo "make pdf    - the book as one PDF, _build/book.pdf (installs Debian's TeX Live if needed)"
 	@echo "make serve  - preview _build/html on http://127.0.0.1:$(PORT)"
 	@echo "make bench  - measure speed and memory, write benchmarks/results/<device>.json"
 	@echo "make notebooks - regenerate chapters/*.ipynb from chapters/*.md (jupytext)"
@@ -44,12 +51,10 @@ setup: $(BIN)/.installed
 # package (or the environment) changes, executed results and rendered pages may be stale, so
 # they are all dropped and the book is executed again.
 _build/.package-stamp: $(SRC_FILES) requirements.txt
-	rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/checkpoints
+	rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/checkpoints $(PDF_BUILD)
 	mkdir -p _build
 	touch $@
 
-# Pretrained weights (chapter 7) are cached inside _build, so `make clean` and a package change
-# drop them too.
 # The benchmarks appendix reads benchmarks/results/*.json at build time; when they change, its
 # source is touched so Sphinx re-reads it (its notebook metadata forces re-execution).
 _build/.bench-stamp: $(wildcard benchmarks/results/*.json)
@@ -65,10 +70,39 @@ _build/.static-stamp: $(wildcard book/_static/*.css book/_static/*.js)
 
 book: setup _build/.package-stamp _build/.bench-stamp _build/.static-stamp
 	@start=$$(date +%s.%N); \
-	RNN2T_BOOK_BUILD=1 RNN2T_CACHE_DIR=$(CURDIR)/_build/checkpoints \
-	  $(BIN)/jupyter-book build . $(BUILD_FLAGS) 2>&1 | tee _build/last-build.log; \
+	$(BOOK_ENV) $(BIN)/jupyter-book build . $(BUILD_FLAGS) 2>&1 | tee _build/last-build.log; \
 	$(BIN)/python -m rnn2transformer.buildinfo _build --record _build/last-build.log \
 	  $$start $$(date +%s.%N)
+
+# --- the PDF edition ---
+# Sphinx's LaTeX builder, typeset by XeLaTeX. It has its own output folder (so the site's build
+# state is untouched) but shares the execution cache with `make book` (execute.cache in
+# _config.yml): nothing is executed twice. Charts arrive as vector PDFs drawn by vl-convert.
+TEXLIVE := texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended \
+	texlive-plain-generic fonts-freefont-otf latexmk poppler-utils
+
+texlive:
+	@dpkg -s $(TEXLIVE) >/dev/null 2>&1 || { \
+	  echo "installing TeX Live (Debian packages): $(TEXLIVE)"; \
+	  SUDO=$$([ "$$(id -u)" -ne 0 ] && echo sudo || true); \
+	  $$SUDO apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    $(TEXLIVE) >/dev/null; }
+
+pdf: setup texlive _build/.package-stamp _build/.bench-stamp
+	@start=$$(date +%s.%N); \
+	$(BOOK_ENV) $(BIN)/jupyter-book build . --builder latex --path-output $(PDF_BUILD) $(BUILD_FLAGS) \
+	  2>&1 | tee _build/last-pdf-build.log; \
+	echo "typesetting with XeLaTeX (log: $(PDF_BUILD)/_build/latex/latexmk.log)"; \
+	cd $(PDF_BUILD)/_build/latex && \
+	  latexmk -xelatex -interaction=nonstopmode -halt-on-error book.tex </dev/null \
+	  > latexmk.log 2>&1 || { tail -40 latexmk.log; exit 1; }; \
+	cd $(CURDIR) && cp $(PDF_BUILD)/_build/latex/book.pdf _build/book.pdf && \
+	$(BIN)/python -c 'import json, sys; \
+	  json.dump({"seconds": round(float(sys.argv[2]) - float(sys.argv[1]), 1)}, \
+	            open("_build/pdf-time.json", "w"))' $$start $$(date +%s.%N) && \
+	echo "wrote _build/book.pdf ($$(pdfinfo _build/book.pdf | awk '/^Pages/ {print $$2}') pages)" \
+	  "in $$(cut -d' ' -f2 _build/pdf-time.json | tr -d '}') s"
 
 bench: setup
 	RNN2T_BOOK_BUILD=1 $(BIN)/python -m rnn2transformer.bench
@@ -92,7 +126,11 @@ site-test: setup
 notebook-test: setup
 	$(BIN)/python -m pytest tests/notebooks -q -s
 
-test: lint unit book site-test notebook-test
+# The PDF's structure: a new page for every chapter, every figure present.
+pdf-test: setup
+	$(BIN)/python -m pytest tests/pdf -q -s
+
+test: lint unit book site-test notebook-test pdf pdf-test
 
 # --- maintenance ---
 notebooks: setup

@@ -1,0 +1,30 @@
+"""Sphinx extension: a page's "download .ipynb" button gives the chapter's paired notebook.
+
+myst-nb copies into ``_sources`` the notebook it rendered, and that copy has outputs only when
+the chapter was executed in this build: when the outputs come from the execution cache, it
+writes the notebook before merging them in. The download would differ between a cold and a warm
+build. Executed outputs would not help a reader either: their charts call the site's own
+``vegaEmbed``, which Jupyter does not have. So every build serves the notebook that Colab and
+Binder open: ``chapters/NN_name.ipynb``, output-free and kept in step with the ``.md`` by
+jupytext (``make notebooks``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+def copy_paired_notebooks(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    for docname in sorted(app.env.found_docs):
+        paired = Path(app.srcdir, f"{docname}.ipynb")
+        served = Path(app.outdir, "_sources", f"{docname}.ipynb")
+        if paired.exists() and served.exists():
+            shutil.copyfile(paired, served)
+
+
+def setup(app):
+    app.connect("build-finished", copy_paired_notebooks)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

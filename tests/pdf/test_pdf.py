@@ -1,0 +1,165 @@
+"""The PDF edition (`make pdf` writes _build/book.pdf): a new page for every chapter, every
+chart present as a figure, every glyph in the fonts. Also writes _build/pdf-report.json."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from pypdf import PdfReader
+
+from tests.site.conftest import ROOT, toc_entries
+
+BUILD = ROOT / "_build"
+PDF = BUILD / "book.pdf"
+LATEX = BUILD / "pdf" / "_build" / "latex"
+CHAPTERS = [entry for entry in toc_entries() if entry.startswith("chapters/")]
+
+
+def chapter_title(entry: str) -> str:
+    source = (ROOT / f"{entry}.md").read_text()
+    return re.search(r"^# (.+)$", source, re.M).group(1).strip()
+
+
+@pytest.fixture(scope="module")
+def reader() -> PdfReader:
+    if not PDF.exists():
+        pytest.fail(f"{PDF} is missing: run `make pdf` first")
+    return PdfReader(PDF)
+
+
+def page_text(page_number: int) -> str:
+    """One page's text as poppler reads it (page_number counts from 0)."""
+    n = str(page_number + 1)
+    return subprocess.run(["pdftotext", "-f", n, "-l", n, "-layout", str(PDF), "-"],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def outline_pages(reader: PdfReader) -> dict[str, int]:
+    """Every bookmark's title and the page it points at."""
+    found = {}
+
+    def walk(items):
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                found[" ".join(item.title.split())] = reader.get_destination_page_number(item)
+
+    walk(reader.outline)
+    return found
+
+
+@pytest.fixture(scope="module")
+def executed() -> dict[str, nbformat.NotebookNode]:
+    """The executed chapters the PDF was built from, from the execution cache."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(BUILD / ".jupyter_cache"))
+    notebooks = {}
+    for record in cache.list_cache_records():
+        entry = str(Path(record.uri).resolve().relative_to(ROOT).with_suffix(""))
+        notebooks[entry] = cache.get_cache_bundle(record.pk).nb
+    return notebooks
+
+
+def chart_outputs(notebook: nbformat.NotebookNode) -> tuple[int, int]:
+    """How many outputs are charts, and how many of those carry a static PDF."""
+    outputs = [output.get("data", {}) for cell in notebook.cells if cell.cell_type == "code"
+               for output in cell.get("outputs", [])]
+    charts = [data for data in outputs if "r2t-chart" in str(data.get("text/html", ""))]
+    return len(charts), sum("application/pdf" in data for data in charts)
+
+
+def test_every_chapter_starts_on_a_page_of_its_own(reader):
+    bookmarks = outline_pages(reader)
+    starts = []
+    for entry in CHAPTERS:
+        title = " ".join(chapter_title(entry).split())
+        assert title in bookmarks, f"no bookmark for {title!r}; bookmarks: {list(bookmarks)}"
+        start = bookmarks[title]
+        lines = [line.strip() for line in page_text(start).splitlines() if line.strip()]
+        # The chapter's opening page begins with its label and title: nothing of the page
+        # before runs onto it.
+        head = " ".join(lines[:4]).casefold()
+        assert title.split()[0].casefold() in head, f"{title!r} is not atop page {start + 1}"
+        starts.append(start)
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+
+
+def contents_text() -> str:
+    pages = subprocess.run(["pdftotext", "-f", "1", "-l", "8", "-layout", str(PDF), "-"],
+                           check=True, capture_output=True, text=True).stdout
+    assert "CONTENTS" in pages.upper()
+    return pages
+
+
+def test_chapters_keep_the_numbers_the_text_uses():
+    # The text says "chapter 6"; front matter must not shift the count, and appendices are
+    # lettered (book/latex/rnn2transformer.sty).
+    contents = contents_text()
+    appendices = [entry for entry in toc_entries() if entry.startswith("book/")
+                  and entry not in ("book/intro", "book/how-to-use", "book/bibliography")]
+    labels = [(str(n), entry) for n, entry in enumerate(CHAPTERS, 1)]
+    labels += [(chr(ord("A") + i), entry) for i, entry in enumerate(appendices)]
+    for label, entry in labels:
+        start = re.escape(chapter_title(entry)[:25])
+        assert re.search(rf"^\s*{label}\s+{start}", contents, re.M), (
+            f"{entry} is not listed as {label} in the table of contents")
+    assert not re.search(r"^\s*\d+\s+How to use this book", contents, re.M)
+
+
+def test_every_chart_is_a_figure_in_the_pdf(reader, executed):
+    expected = 0
+    for entry in CHAPTERS:
+        charts, static = chart_outputs(executed[entry])
+        assert charts > 0, f"{entry}: no charts in its executed notebook"
+        assert static == charts, f"{entry}: {charts - static} of {charts} charts have no PDF"
+        expected += charts
+    tex = (LATEX / "book.tex").read_text()
+    # Sphinx writes \sphinxincludegraphics{{name}.pdf} (braces guard dots in the name).
+    included = re.findall(r"\\sphinxincludegraphics(?:\[[^\]]*\])?\{\{([^{}]+)\}(\.\w+)\}", tex)
+    charts = [name + suffix for name, suffix in included if suffix == ".pdf"]
+    assert len(charts) == expected, f"{expected} charts executed, {len(charts)} in book.tex"
+    for name in charts:
+        assert (LATEX / name).exists(), f"book.tex includes {name}, which was not written"
+    # Each chart is a figure with a caption.
+    assert len(re.findall(r"\\begin\{figure\}", tex)) >= expected
+    assert len(re.findall(r"\\caption\{", tex)) >= expected
+    # ... and each reached the PDF, where an included PDF becomes a form XObject.
+    forms = 0
+    for page in reader.pages:
+        xobjects = page.get("/Resources", {}).get("/XObject", {})
+        forms += sum(xobjects[key].get_object().get("/Subtype") == "/Form" for key in xobjects)
+    assert forms >= expected, f"{expected} charts, but only {forms} embedded graphics"
+
+
+def test_no_chart_is_left_as_code_text_or_a_script():
+    text = subprocess.run(["pdftotext", "-layout", str(PDF), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    for leftover in ("alt.Chart(", "alt.HConcatChart(", "alt.LayerChart(", "VegaLite",
+                     "vegaEmbed", "This chart needs", "<IPython.core"):
+        assert leftover not in text, f"the PDF shows {leftover!r} where a figure belongs"
+
+
+def test_latex_found_every_file_and_glyph():
+    log = (LATEX / "book.log").read_text(errors="replace")
+    assert not re.search(r"File `[^']+' not found", log)
+    missing = sorted(set(re.findall(r"Missing character: There is no (\S+)", log)))
+    assert not missing, f"characters the fonts lack (printed as blanks): {missing}"
+    undefined = re.findall(r"LaTeX Warning: (?:Reference|Citation) `([^']+)' .*undefined", log)
+    assert not undefined, f"cross-references LaTeX could not resolve: {undefined}"
+
+
+def test_report(reader, executed):
+    seconds = json.loads((BUILD / "pdf-time.json").read_text())["seconds"]
+    report = {"pages": len(reader.pages), "bytes": PDF.stat().st_size,
+              "make_pdf_seconds": seconds,
+              "charts": sum(chart_outputs(executed[entry])[0] for entry in CHAPTERS)}
+    (BUILD / "pdf-report.json").write_text(json.dumps(report, indent=2) + "\n")
+    print("\nPDF:", report)
+    assert report["pages"] > 10 * len(CHAPTERS) // 2
