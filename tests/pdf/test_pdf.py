@@ -12,12 +12,11 @@ import nbformat
 import pytest
 from pypdf import PdfReader
 
-from tests.site.conftest import ROOT, toc_entries
+from tests.site.conftest import CHAPTERS, ROOT, toc_entries
 
 BUILD = ROOT / "_build"
 PDF = BUILD / "book.pdf"
 LATEX = BUILD / "pdf" / "_build" / "latex"
-CHAPTERS = [entry for entry in toc_entries() if entry.startswith("chapters/")]
 
 
 def chapter_title(entry: str) -> str:

@@ -24,6 +24,9 @@ def toc_entries() -> list[str]:
     return entries
 
 
+CHAPTERS = [entry for entry in toc_entries() if entry.startswith("chapters/")]
+
+
 def find_chromium() -> str | None:
     for candidate in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser",
                       "google-chrome", "google-chrome-stable"):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from .conftest import SITE, toc_entries
+from .conftest import CHAPTERS, SITE, toc_entries
 
 RENDER_TIMEOUT_MS = 15_000
 
@@ -75,8 +75,6 @@ def test_page_renders_every_chart_without_errors_or_other_hosts(browser, server,
     finally:
         page.close()
 
-
-CHAPTERS = [entry for entry in toc_entries() if entry.startswith("chapters/")]
 
 
 @pytest.mark.parametrize("entry", CHAPTERS)

@@ -7,10 +7,9 @@ from urllib.parse import unquote, urlparse
 import pytest
 import yaml
 
-from .conftest import ROOT, toc_entries
+from .conftest import CHAPTERS, ROOT, toc_entries
 
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
-CHAPTERS = [entry for entry in toc_entries() if entry.startswith("chapters/")]
 CDN_HOSTS = ("cdn.jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com", "cdn.plot.ly")
 
 

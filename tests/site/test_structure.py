@@ -10,9 +10,7 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from .conftest import ROOT, toc_entries
-
-CHAPTERS = [entry for entry in toc_entries() if entry.startswith("chapters/")]
+from .conftest import CHAPTERS, ROOT, toc_entries
 
 
 def soup(site: Path, entry: str) -> BeautifulSoup:
