@@ -97,12 +97,11 @@ pdf: setup texlive _build/.package-stamp _build/.bench-stamp
 	cd $(PDF_BUILD)/_build/latex && \
 	  latexmk -xelatex -interaction=nonstopmode -halt-on-error book.tex </dev/null \
 	  > latexmk.log 2>&1 || { tail -40 latexmk.log; exit 1; }; \
-	cd $(CURDIR) && cp $(PDF_BUILD)/_build/latex/book.pdf _build/book.pdf && \
-	$(BIN)/python -c 'import json, sys; \
-	  json.dump({"seconds": round(float(sys.argv[2]) - float(sys.argv[1]), 1)}, \
-	            open("_build/pdf-time.json", "w"))' $$start $$(date +%s.%N) && \
+	cd $(CURDIR) && cp $(PDF_BUILD)/_build/latex/book.pdf _build/book.pdf; \
+	seconds=$$(awk "BEGIN {printf \"%.1f\", $$(date +%s.%N) - $$start}"); \
+	echo "{\"seconds\": $$seconds}" > _build/pdf-time.json; \
 	echo "wrote _build/book.pdf ($$(pdfinfo _build/book.pdf | awk '/^Pages/ {print $$2}') pages)" \
-	  "in $$(cut -d' ' -f2 _build/pdf-time.json | tr -d '}') s"
+	  "in $$seconds s"
 
 bench: setup
 	RNN2T_BOOK_BUILD=1 $(BIN)/python -m rnn2transformer.bench

@@ -16,20 +16,31 @@ import sys
 from pathlib import Path
 
 
-def chapter_times(build_dir: str | Path = "_build") -> dict[str, float]:
-    """Seconds each cached notebook took to execute, keyed by its path relative to the repo."""
+def _cache_records(build_dir: str | Path):
+    """myst-nb's execution cache, and each record's notebook path relative to the repo."""
     from jupyter_cache import get_cache
 
     cache_dir = Path(build_dir) / ".jupyter_cache"
     if not cache_dir.is_dir():
         raise FileNotFoundError(f"no execution cache in {cache_dir}: build the book first")
     root = Path(build_dir).resolve().parent
-    times = {}
-    for record in get_cache(str(cache_dir)).list_cache_records():
+    cache = get_cache(str(cache_dir))
+    for record in cache.list_cache_records():
         name = Path(record.uri)
-        name = name.relative_to(root) if name.is_relative_to(root) else name
-        times[str(name)] = float(record.data.get("execution_seconds", float("nan")))
+        yield cache, record, name.relative_to(root) if name.is_relative_to(root) else name
+
+
+def chapter_times(build_dir: str | Path = "_build") -> dict[str, float]:
+    """Seconds each cached notebook took to execute, keyed by its path relative to the repo."""
+    times = {str(name): float(record.data.get("execution_seconds", float("nan")))
+             for _, record, name in _cache_records(build_dir)}
     return dict(sorted(times.items()))
+
+
+def executed_notebooks(build_dir: str | Path = "_build") -> dict[str, object]:
+    """Each cached notebook with its outputs, keyed by its path relative to the repo."""
+    return {str(name): cache.get_cache_bundle(record.pk).nb
+            for cache, record, name in _cache_records(build_dir)}
 
 
 def record_build(build_dir: Path, log: Path, seconds: float) -> str:

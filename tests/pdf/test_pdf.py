@@ -12,6 +12,7 @@ import nbformat
 import pytest
 from pypdf import PdfReader
 
+from rnn2transformer.buildinfo import executed_notebooks
 from tests.site.conftest import CHAPTERS, ROOT, toc_entries
 
 BUILD = ROOT / "_build"
@@ -31,10 +32,10 @@ def reader() -> PdfReader:
     return PdfReader(PDF)
 
 
-def page_text(page_number: int) -> str:
-    """One page's text as poppler reads it (page_number counts from 0)."""
-    n = str(page_number + 1)
-    return subprocess.run(["pdftotext", "-f", n, "-l", n, "-layout", str(PDF), "-"],
+def pdf_text(first: int | None = None, last: int | None = None) -> str:
+    """The text of pages first..last (counting from 1; default all) as poppler reads it."""
+    pages = [arg for flag, n in (("-f", first), ("-l", last)) if n for arg in (flag, str(n))]
+    return subprocess.run(["pdftotext", *pages, "-layout", str(PDF), "-"],
                           check=True, capture_output=True, text=True).stdout
 
 
@@ -55,15 +56,9 @@ def outline_pages(reader: PdfReader) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def executed() -> dict[str, nbformat.NotebookNode]:
-    """The executed chapters the PDF was built from, from the execution cache."""
-    from jupyter_cache import get_cache
-
-    cache = get_cache(str(BUILD / ".jupyter_cache"))
-    notebooks = {}
-    for record in cache.list_cache_records():
-        entry = str(Path(record.uri).resolve().relative_to(ROOT).with_suffix(""))
-        notebooks[entry] = cache.get_cache_bundle(record.pk).nb
-    return notebooks
+    """The executed chapters the PDF was built from (from the execution cache), by toc entry."""
+    notebooks = executed_notebooks(BUILD)
+    return {str(Path(name).with_suffix("")): notebook for name, notebook in notebooks.items()}
 
 
 def chart_outputs(notebook: nbformat.NotebookNode) -> tuple[int, int]:
@@ -81,7 +76,8 @@ def test_every_chapter_starts_on_a_page_of_its_own(reader):
         title = " ".join(chapter_title(entry).split())
         assert title in bookmarks, f"no bookmark for {title!r}; bookmarks: {list(bookmarks)}"
         start = bookmarks[title]
-        lines = [line.strip() for line in page_text(start).splitlines() if line.strip()]
+        page = pdf_text(start + 1, start + 1)
+        lines = [line.strip() for line in page.splitlines() if line.strip()]
         # The chapter's opening page begins with its label and title: nothing of the page
         # before runs onto it.
         head = " ".join(lines[:4]).casefold()
@@ -91,8 +87,7 @@ def test_every_chapter_starts_on_a_page_of_its_own(reader):
 
 
 def contents_text() -> str:
-    pages = subprocess.run(["pdftotext", "-f", "1", "-l", "8", "-layout", str(PDF), "-"],
-                           check=True, capture_output=True, text=True).stdout
+    pages = pdf_text(1, 8)
     assert "CONTENTS" in pages.upper()
     return pages
 
@@ -138,8 +133,7 @@ def test_every_chart_is_a_figure_in_the_pdf(reader, executed):
 
 
 def test_no_chart_is_left_as_code_text_or_a_script():
-    text = subprocess.run(["pdftotext", "-layout", str(PDF), "-"], check=True,
-                          capture_output=True, text=True).stdout
+    text = pdf_text()
     for leftover in ("alt.Chart(", "alt.HConcatChart(", "alt.LayerChart(", "VegaLite",
                      "vegaEmbed", "This chart needs", "<IPython.core"):
         assert leftover not in text, f"the PDF shows {leftover!r} where a figure belongs"
