@@ -97,6 +97,23 @@ class MultiHeadAttention(nn.Module):
         B, T, _ = x.shape
         return x.view(B, T, self.n_heads, self.d_k).transpose(1, 2)  # (B, H, T, d_k)
 
+    def project(
+        self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Q W^Q, K W^K, V W^V, each split into heads (B, H, T, d_k).
+
+        Self-attention (one input for all three) takes one matrix product with the stacked
+        weight instead of three: the same numbers, a third of the kernel launches.
+        """
+        if key is query and value is query:
+            q, k, v = self.in_proj(query).split(self.d_model, dim=-1)
+        else:
+            w_q, w_k, w_v = self.in_proj.weight.chunk(3)
+            b_q, b_k, b_v = (self.in_proj.bias.chunk(3) if self.in_proj.bias is not None
+                             else (None, None, None))
+            q, k, v = F.linear(query, w_q, b_q), F.linear(key, w_k, b_k), F.linear(value, w_v, b_v)
+        return self.split_heads(q), self.split_heads(k), self.split_heads(v)
+
     def forward(
         self,
         query: torch.Tensor,
@@ -104,7 +121,10 @@ class MultiHeadAttention(nn.Module):
         value: torch.Tensor | None = None,
         mask: torch.Tensor | None = None,
         need_weights: bool = True,
+        is_causal: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``is_causal=True`` is the causal mask without building it: the fused kernel then
+        skips the hidden half of the scores (flash attention on a GPU)."""
         check_tensor("query", query, ndim=3, dtype_kind="float")
         key = query if key is None else key
         value = key if value is None else value
@@ -112,16 +132,22 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(
                 f"query must have shape (B, T, {self.d_model}), got {tuple(query.shape)}"
             )
-        w_q, w_k, w_v = self.in_proj.weight.chunk(3)
-        b_q, b_k, b_v = (self.in_proj.bias.chunk(3) if self.in_proj.bias is not None
-                         else (None, None, None))
-        q = self.split_heads(F.linear(query, w_q, b_q))  # Q W^Q      (B, H, T_q, d_k)
-        k = self.split_heads(F.linear(key, w_k, b_k))  # K W^K        (B, H, T_k, d_k)
-        v = self.split_heads(F.linear(value, w_v, b_v))  # V W^V      (B, H, T_k, d_k)
+        if is_causal and query.shape[1] != key.shape[1]:
+            raise ValueError("is_causal needs as many queries as keys, got "
+                             f"{query.shape[1]} and {key.shape[1]}")
+        q, k, v = self.project(query, key, value)  # (B, H, T, d_k) each
         if need_weights:
+            if is_causal:
+                causal = causal_mask(q.shape[2], device=q.device)
+                mask = causal if mask is None else mask & causal
             heads, weights = attention(q, k, v, mask)
+        elif is_causal and mask is not None:  # both: one boolean mask for the kernel
+            causal = causal_mask(q.shape[2], device=q.device)
+            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask & causal)
+            weights = None
         else:  # the fused kernel (flash / memory-efficient on a GPU); no weights to return
-            heads, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=mask), None
+            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
+            weights = None
         B, H, T, d_k = heads.shape
         concat = heads.transpose(1, 2).reshape(B, T, H * d_k)  # Concat(head_1..head_h)
         return self.out_proj(concat), weights  # (B, T_q, d_model)
@@ -135,19 +161,18 @@ class MultiHeadAttention(nn.Module):
         This is how a decoder generates one token at a time without recomputing the past: the
         cache holds (B, H, t, d_k) keys and values and grows by one position per token.
         """
-        w_q, w_k, w_v = self.in_proj.weight.chunk(3)
-        b_q, b_k, b_v = (self.in_proj.bias.chunk(3) if self.in_proj.bias is not None
-                         else (None, None, None))
-        q = self.split_heads(F.linear(x, w_q, b_q))  # (B, H, T_new, d_k)
-        k = self.split_heads(F.linear(x, w_k, b_k))
-        v = self.split_heads(F.linear(x, w_v, b_v))
+        q, k, v = self.project(x, x, x)  # (B, H, T_new, d_k) each
         if cache is not None:
             k = torch.cat([cache[0], k], dim=2)  # (B, H, t + T_new, d_k)
             v = torch.cat([cache[1], v], dim=2)
         T_new, T_all = q.shape[2], k.shape[2]
-        # new position i (absolute T_all - T_new + i) may read every key up to itself
-        mask = torch.ones(T_new, T_all, dtype=torch.bool, device=x.device).tril(T_all - T_new)
-        heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        if T_new == 1:  # one new token reads every key: no mask at all
+            heads = F.scaled_dot_product_attention(q, k, v)
+        elif T_new == T_all:  # no cache yet: the plain causal case
+            heads = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:  # new position i (absolute T_all - T_new + i) may read every key up to itself
+            mask = torch.ones(T_new, T_all, dtype=torch.bool, device=x.device).tril(T_all - T_new)
+            heads = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         B, H, T, d_k = heads.shape
         return self.out_proj(heads.transpose(1, 2).reshape(B, T, H * d_k)), (k, v)
 
@@ -195,7 +220,7 @@ def reversal_task(
     check_int("length", length, minimum=2)
     check_int("vocab_size", vocab_size, minimum=2)
     g = generator if generator is not None else torch.Generator().manual_seed(0)
-    x = torch.randint(0, vocab_size, (batch_size, length), generator=g)
+    x = torch.randint(0, vocab_size, (batch_size, length), generator=g, device=g.device)
     return x, x.flip(1)
 
 
@@ -275,7 +300,7 @@ class AttentionLM(nn.Module):
         if T > self.config.context:
             raise ValueError(f"sequences may be at most {self.config.context} long, got {T}")
         h = self.token(ids) + self.position(torch.arange(T, device=ids.device))  # (B, T, d)
-        read, weights = self.attn(h, mask=causal_mask(T, device=ids.device))
+        read, weights = self.attn(h, is_causal=True)
         return self.head(h + read), weights  # residual: the token itself plus what it read
 
     def forward(

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 
 from ._checks import check_int
+from .synthetic import draws_on_device
 
 SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 SPEAKER_LINE = re.compile(r"^([A-Z][A-Za-z' ]*):$")
@@ -141,12 +142,18 @@ def char_lm_batches(ids: torch.Tensor, *, seq_len: int, batch_size: int):
         raise ValueError("ids must be a 1-D tensor of token ids")
     if len(ids) <= seq_len + 1:
         raise ValueError(f"ids must be longer than seq_len + 1 = {seq_len + 1}, got {len(ids)}")
-    offsets = torch.arange(seq_len)
+    on_device = {ids.device: (ids, torch.arange(seq_len, device=ids.device))}
 
+    @draws_on_device
     def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size, 1), generator=generator)
+        if generator.device not in on_device:  # the corpus is copied to a GPU once, not per batch
+            on_device[generator.device] = (ids.to(generator.device),
+                                           torch.arange(seq_len, device=generator.device))
+        source, offsets = on_device[generator.device]
+        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size, 1), generator=generator,
+                               device=generator.device)
         index = starts + offsets  # (B, T)
-        return ids[index], ids[index + 1]
+        return source[index], source[index + 1]
 
     return draw
 

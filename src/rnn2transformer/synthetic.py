@@ -62,24 +62,38 @@ def adding_problem(
     check_int("batch_size", batch_size, minimum=1)
     check_int("length", length, minimum=2)
     g = generator if generator is not None else torch.Generator().manual_seed(0)
-    values = torch.rand(batch_size, length, generator=g)
+    on = g.device  # drawn where the generator lives: on the GPU when training there
+    values = torch.rand(batch_size, length, generator=g, device=on)
     half = length // 2
-    first = torch.randint(0, half, (batch_size,), generator=g)
-    second = torch.randint(half, length, (batch_size,), generator=g)
-    markers = torch.zeros(batch_size, length)
-    rows = torch.arange(batch_size)
+    first = torch.randint(0, half, (batch_size,), generator=g, device=on)
+    second = torch.randint(half, length, (batch_size,), generator=g, device=on)
+    markers = torch.zeros(batch_size, length, device=on)
+    rows = torch.arange(batch_size, device=on)
     markers[rows, first] = 1.0
     markers[rows, second] = 1.0
     y = values[rows, first] + values[rows, second]
     return torch.stack([values, markers], dim=-1), y
 
 
+def draws_on_device(draw):
+    """Mark a batch function whose tensors are made where its generator lives.
+
+    :func:`rnn2transformer.train` then hands it a generator on the training device, so on a GPU
+    a batch is drawn there: no host-side work, no copy, no wait. Unmarked functions get a CPU
+    generator (they may use CPU-only code) and their batches are copied over.
+    """
+    draw.draws_on_device = True
+    return draw
+
+
 def batch_function(task, *args: object, batch_size: int = 64):
     """Turn a task ``task(batch_size, *args, generator=g)`` into a batch function for
-    :func:`rnn2transformer.train`: ``generator -> (x, y)``, a fresh batch on every call."""
+    :func:`rnn2transformer.train`: ``generator -> (x, y)``, a fresh batch on every call.
+    The task must create its tensors on ``generator.device`` (every task here does)."""
     check_int("batch_size", batch_size, minimum=1)
     task(1, *args, generator=torch.Generator().manual_seed(0))  # fail now on bad arguments
 
+    @draws_on_device
     def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         return task(batch_size, *args, generator=generator)
 
@@ -114,11 +128,13 @@ def copy_memory(
     check_int("delay", delay, minimum=1)
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     total = delay + 2 * COPY_LENGTH
-    symbols = torch.randint(1, COPY_SYMBOLS + 1, (batch_size, COPY_LENGTH), generator=g)
-    x = torch.full((batch_size, total), COPY_BLANK, dtype=torch.int64)
+    on = g.device
+    symbols = torch.randint(1, COPY_SYMBOLS + 1, (batch_size, COPY_LENGTH), generator=g,
+                            device=on)
+    x = torch.full((batch_size, total), COPY_BLANK, dtype=torch.int64, device=on)
     x[:, :COPY_LENGTH] = symbols
     x[:, COPY_LENGTH + delay - 1] = COPY_DELIMITER
-    y = torch.full((batch_size, total), COPY_BLANK, dtype=torch.int64)
+    y = torch.full((batch_size, total), COPY_BLANK, dtype=torch.int64, device=on)
     y[:, -COPY_LENGTH:] = symbols
     return x, y
 
@@ -147,7 +163,7 @@ def parity(
     check_int("batch_size", batch_size, minimum=1)
     check_int("length", length, minimum=1)
     g = generator if generator is not None else torch.Generator().manual_seed(0)
-    bits = torch.randint(0, 2, (batch_size, length), generator=g)
+    bits = torch.randint(0, 2, (batch_size, length), generator=g, device=g.device)
     return bits.unsqueeze(-1).float(), bits.sum(dim=1) % 2
 
 

@@ -6,8 +6,10 @@ details that matter for honest comparisons live in one place:
 
 * batches come either from a pair of tensors (shuffled per epoch by a seeded permutation) or from
   a function that draws a fresh batch from a seeded ``torch.Generator`` (the synthetic tasks);
-* on CUDA the forward pass runs under bf16 autocast, and losses are summed on the device so the
-  loop never waits for the GPU between evaluations;
+* on CUDA: matrix products use TF32, large models run the forward pass under bf16 autocast
+  (the precision policy, :func:`use_autocast`), Adam runs as one fused kernel, the package's
+  batch functions draw on the GPU, and losses are summed on the device, so the loop never waits
+  for the GPU between evaluations;
 * a checkpoint file makes a run resumable: an interrupted run started again with the same
   arguments ends with exactly the weights an uninterrupted one would have (model, optimizer,
   random-number states and running sums are all saved). A checkpoint that cannot be read is
@@ -40,6 +42,11 @@ BatchFn = Callable[[torch.Generator], Batch]
 Metric = Callable[[torch.Tensor, torch.Tensor], float | torch.Tensor]
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+# The precision policy (docs/design.md): below this many parameters a model's step on a GPU is
+# bound by kernel launches, and bf16 autocast only adds casts (measured 1.2-1.6x slower on an
+# H100 for the book's models of 0.02-0.4 M parameters); above it the matrix products dominate
+# and bf16 pays. `make bench` on cuda measures both precisions by size to check the threshold.
+AUTOCAST_MIN_PARAMETERS = 2_000_000
 SCHEDULES = ("constant", "cosine")
 ENV_BOOK_BUILD = "RNN2T_BOOK_BUILD"
 
@@ -71,16 +78,39 @@ def _check_data(name: str, data: Any) -> None:
         )
 
 
-def _make_optimizer(
-    name: str, params, lr: float, weight_decay: float, momentum: float
+def make_optimizer(
+    name: str, params, *, lr: float, weight_decay: float = 0.0, momentum: float = 0.9,
+    device: torch.device | None = None,
 ) -> torch.optim.Optimizer:
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    """The optimizer ``name`` for ``params``. On CUDA, Adam and AdamW run fused (one kernel
+    for every parameter) and the others with foreach (one kernel per operation, not per
+    parameter); on the CPU PyTorch's defaults are kept, so CPU results stay as they were."""
+    check_choice("optimizer", name, OPTIMIZERS)
+    on_cuda = device is not None and device.type == "cuda"
+    if name in ("adam", "adamw"):
+        kind = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        return kind(params, lr=lr, weight_decay=weight_decay, fused=True if on_cuda else None)
+    foreach = True if on_cuda else None
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay, foreach=foreach)
+    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                           foreach=foreach)
+
+
+def use_autocast(model: nn.Module, device: torch.device, mixed_precision: bool | str) -> bool:
+    """Whether :func:`train` runs ``model``'s forward pass under bf16 autocast on ``device``.
+
+    ``mixed_precision`` is True (always on CUDA), False (never) or ``"auto"``, the policy:
+    bf16 only on CUDA and only for models of at least ``AUTOCAST_MIN_PARAMETERS`` parameters;
+    smaller ones train in float32 with TF32 matrix products. Never on other devices.
+    """
+    if mixed_precision not in (True, False, "auto"):
+        raise ValueError(f"mixed_precision must be True, False or 'auto', got {mixed_precision!r}")
+    if device.type != "cuda" or mixed_precision is False:
+        return False
+    if mixed_precision is True:
+        return True
+    return count_parameters(model) >= AUTOCAST_MIN_PARAMETERS
 
 
 def learning_rate(
@@ -179,7 +209,7 @@ def train(
     callback: Callable[[int, nn.Module], None] | None = None,
     stop_when: Callable[[dict[str, float]], bool] | None = None,
     device: torch.device | str | None = None,
-    mixed_precision: bool = True,
+    mixed_precision: bool | str = "auto",
     checkpoint: str | Path | None = None,
     checkpoint_every: int | None = None,
     stop_on_nan: bool = True,
@@ -205,7 +235,8 @@ def train(
         stop_when: ``fn(row) -> bool`` on each new history row; True ends training there
             (for "steps until the loss first drops below x" experiments).
         device: where to train (default :func:`get_device`).
-        mixed_precision: bf16 autocast on CUDA (ignored elsewhere).
+        mixed_precision: bf16 autocast on CUDA: True, False, or "auto" (by model size, see
+            :func:`use_autocast`); ignored on other devices.
         checkpoint: file to resume from and save to; a finished run is returned at once.
         checkpoint_every: steps between checkpoint saves (default: at each evaluation).
         stop_on_nan: stop at the first evaluation whose training loss is not finite.
@@ -256,17 +287,23 @@ def train(
 
     device = get_device(device) if not isinstance(device, torch.device) else device
     model.to(device)
-    use_amp = mixed_precision and device.type == "cuda"
+    use_amp = use_autocast(model, device, mixed_precision)
+    if device.type == "cuda":  # float32 matrix products on tensor cores (TF32)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no trainable parameters (all have requires_grad=False)")
-    opt = _make_optimizer(optimizer, params, lr, weight_decay, momentum)
+    opt = make_optimizer(optimizer, params, lr=lr, weight_decay=weight_decay, momentum=momentum,
+                         device=device)
 
     # Tensor data moves to the device once; batches are then gathered there.
     if not callable(train_data):
         x_train = train_data[0].to(device)
         y_train = train_data[1].to(device)
-    data_generator = torch.Generator().manual_seed(seed)
+    # A batch function marked with synthetic.draws_on_device draws where training happens.
+    on_device = callable(train_data) and getattr(train_data, "draws_on_device", False)
+    data_generator = torch.Generator(device=device if on_device else "cpu").manual_seed(seed)
 
     # What must match for a checkpoint to be resumed.
     fingerprint = {
@@ -325,8 +362,8 @@ def train(
         nonlocal permutation, permutation_epoch
         if callable(train_data):
             x, y = train_data(data_generator)
-            if device.type == "cuda":  # page-locked memory lets the copy overlap with compute
-                x, y = x.pin_memory(), y.pin_memory()
+            if device.type == "cuda" and x.device.type == "cpu":  # page-locked memory lets
+                x, y = x.pin_memory(), y.pin_memory()  # the copy overlap with compute
             return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         # Stateless shuffling: epoch e always uses the same permutation, so a resumed run
         # draws exactly the batches the uninterrupted run would have drawn.

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_int, check_tensor
-from .attention import KVCache, MultiHeadAttention, causal_mask, copy_attention_weights
+from .attention import KVCache, MultiHeadAttention, copy_attention_weights
 from .training import task_loss
 
 
@@ -50,7 +50,10 @@ def position_shift_matrix(k: int, d_model: int) -> torch.Tensor:
     One 2x2 rotation by angle k * omega_i per frequency omega_i = 10000^(-2i/d_model), which is
     why the paper expects relative positions to be easy to attend to. Float64.
     """
+    check_int("k", k)  # any shift, backwards too; a float k would give no such identity
     check_int("d_model", d_model, minimum=2)
+    if d_model % 2:
+        raise ValueError(f"d_model must be even (sine and cosine pairs), got {d_model}")
     omega = 1.0 / 10000 ** (torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
     m = torch.zeros(d_model, d_model, dtype=torch.float64)
     for j, w in enumerate(omega):
@@ -78,14 +81,19 @@ class TransformerBlock(nn.Module):
         return self.linear2(torch.relu(self.linear1(x)))  # max(0, x W_1 + b_1) W_2 + b_2
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None, need_weights: bool = False
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        need_weights: bool = False,
+        is_causal: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attend = dict(mask=mask, need_weights=need_weights, is_causal=is_causal)
         if self.norm_first:
-            read, weights = self.self_attn(self.norm1(x), mask=mask, need_weights=need_weights)
+            read, weights = self.self_attn(self.norm1(x), **attend)
             x = x + read  # x + Attention(LayerNorm(x))
             x = x + self.feed_forward(self.norm2(x))  # x + FFN(LayerNorm(x))
         else:
-            read, weights = self.self_attn(x, mask=mask, need_weights=need_weights)
+            read, weights = self.self_attn(x, **attend)
             x = self.norm1(x + read)  # LayerNorm(x + Attention(x))
             x = self.norm2(x + self.feed_forward(x))  # LayerNorm(x + FFN(x))
         return x, weights
@@ -162,6 +170,13 @@ class TransformerModel(nn.Module):
         )
         self.norm = nn.LayerNorm(c.d_model) if c.norm_first else nn.Identity()
         self.head = nn.Linear(c.d_model, c.output_size)
+        # The sinusoidal table, computed once and moved with the model (not saved: it is a
+        # function of the config). Grown on demand, since sinusoidal positions have no limit.
+        self.register_buffer(
+            "sinusoidal_table",
+            sinusoidal_positions(c.max_len, c.d_model) if c.positions == "sinusoidal" else None,
+            persistent=False,
+        )
 
     def encode(
         self, x: torch.Tensor, need_weights: bool = False
@@ -177,10 +192,9 @@ class TransformerModel(nn.Module):
         # the output layer and start small; nn.Embedding starts at N(0, 1) already.
         h = self.embed(x)  # (B, T, d)
         h = h + self.positions_for(0, T, h)
-        mask = causal_mask(T, device=x.device) if c.causal else None
         weights = []
-        for block in self.blocks:
-            h, w = block(h, mask=mask, need_weights=need_weights)
+        for block in self.blocks:  # a causal model passes is_causal, never a built mask
+            h, w = block(h, need_weights=need_weights, is_causal=c.causal)
             weights.append(w)
         return self.norm(h), weights
 
@@ -188,7 +202,10 @@ class TransformerModel(nn.Module):
         """The position encoding of positions ``start .. start + T - 1``, (T, d)."""
         c = self.config
         if c.positions == "sinusoidal":
-            return sinusoidal_positions(start + T, c.d_model)[start:].to(like.device, like.dtype)
+            if start + T > self.sinusoidal_table.shape[0]:  # longer than ever: grow the table
+                grown = sinusoidal_positions(2 * (start + T), c.d_model)
+                self.sinusoidal_table = grown.to(self.sinusoidal_table.device)
+            return self.sinusoidal_table[start : start + T].to(like.dtype)
         if c.positions == "learned":
             if start + T > c.max_len:
                 raise ValueError(f"learned positions stop at max_len={c.max_len}, "

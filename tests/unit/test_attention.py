@@ -131,3 +131,41 @@ def test_time_call_reports_ordered_times():
     r = time_call(lambda: torch.randn(50, 50) @ torch.randn(50, 50),
                   device=torch.device("cpu"), repeats=3)
     assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_is_causal_equals_an_explicit_causal_mask(need_weights):
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 4)
+    x = torch.randn(3, 7, 16)
+    by_flag, _ = mha(x, is_causal=True, need_weights=need_weights)
+    by_mask, _ = mha(x, mask=causal_mask(7), need_weights=need_weights)
+    torch.testing.assert_close(by_flag, by_mask, rtol=1e-5, atol=1e-6)
+    # a padding mask and is_causal together hide both
+    keep = padding_mask(torch.tensor([7, 4, 2]), 7)
+    both, _ = mha(x, mask=keep, is_causal=True, need_weights=need_weights)
+    expected, _ = mha(x, mask=keep & causal_mask(7), need_weights=True)
+    torch.testing.assert_close(both, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_one_qkv_product_equals_three_projections():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 2)
+    x = torch.randn(2, 5, 16)
+    fused = mha.project(x, x, x)  # self-attention: one matrix product, split
+    separate = mha.project(x, x.clone(), x.clone())  # three products with the chunked weight
+    for a, b in zip(fused, separate, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_is_causal_needs_square_attention():
+    mha = MultiHeadAttention(8, 2)
+    with pytest.raises(ValueError, match="as many queries as keys"):
+        mha(torch.randn(1, 3, 8), torch.randn(1, 5, 8), is_causal=True)
+
+
+def test_reversal_batches_are_drawn_where_the_generator_lives():
+    draw = reversal_batches(6, 5, batch_size=4)
+    assert draw.draws_on_device
+    x, y = draw(torch.Generator().manual_seed(1))
+    assert x.device.type == "cpu" and torch.equal(y, x.flip(1))

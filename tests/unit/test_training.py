@@ -7,8 +7,22 @@ from torch import nn
 
 from rnn2transformer import train
 from rnn2transformer.mlp import MLP, MLPConfig
-from rnn2transformer.synthetic import make_spirals
-from rnn2transformer.training import accuracy, evaluate, learning_rate, train_val_split
+from rnn2transformer.synthetic import (
+    adding_batches,
+    copy_memory_batches,
+    draws_on_device,
+    make_spirals,
+)
+from rnn2transformer.training import (
+    AUTOCAST_MIN_PARAMETERS,
+    accuracy,
+    count_parameters,
+    evaluate,
+    learning_rate,
+    make_optimizer,
+    train_val_split,
+    use_autocast,
+)
 
 
 class LinearRegression(nn.Module):
@@ -232,3 +246,46 @@ def test_train_val_split_is_a_seeded_partition():
     assert torch.equal(again[1][1], yv)
     with pytest.raises(ValueError, match="empty part"):
         train_val_split(x, y, val_fraction=0.01)
+
+
+def test_optimizers_run_fused_only_on_cuda():
+    params = [nn.Parameter(torch.zeros(3))]
+    cpu_adam = make_optimizer("adam", params, lr=1e-3, device=torch.device("cpu"))
+    assert not cpu_adam.defaults.get("fused")  # the CPU keeps PyTorch's default path
+    cuda_adam = make_optimizer("adamw", params, lr=1e-3, device=torch.device("cuda"))
+    assert cuda_adam.defaults["fused"] is True  # built lazily: no GPU needed to construct
+    cuda_sgd = make_optimizer("sgd", params, lr=1e-3, device=torch.device("cuda"))
+    assert cuda_sgd.defaults["foreach"] is True
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        make_optimizer("lion", params, lr=1e-3)
+
+
+def test_precision_policy_uses_bf16_only_for_large_models_on_cuda():
+    small, large = nn.Linear(10, 10), nn.Linear(2000, 1000)
+    assert count_parameters(large) >= AUTOCAST_MIN_PARAMETERS > count_parameters(small)
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert not use_autocast(small, cuda, "auto") and use_autocast(large, cuda, "auto")
+    assert use_autocast(small, cuda, True) and not use_autocast(large, cuda, False)
+    assert not use_autocast(large, cpu, True)  # never off CUDA
+    with pytest.raises(ValueError, match="mixed_precision must be True, False or 'auto'"):
+        use_autocast(small, cuda, "bf16")
+
+
+def test_marked_batch_functions_get_a_generator_on_the_training_device():
+    seen = []
+
+    @draws_on_device
+    def marked(generator):
+        seen.append(("marked", generator.device.type))
+        return torch.randn(4, 3, generator=generator), torch.randn(4, generator=generator)
+
+    def plain(generator):
+        seen.append(("plain", generator.device.type))
+        return torch.randn(4, 3, generator=generator), torch.randn(4, generator=generator)
+
+    for fn in (marked, plain):
+        train(LinearRegression(), fn, steps=2, device="cpu", progress=False)
+    assert seen == [("marked", "cpu")] * 2 + [("plain", "cpu")] * 2
+    for draw in (adding_batches(6, 4), copy_memory_batches(3, 4)):
+        assert draw.draws_on_device
+

@@ -108,3 +108,43 @@ def test_parity_labels():
     lengths = {parity_batches(3, 5, 2)(torch.Generator().manual_seed(s))[0].shape[1]
                for s in range(30)}
     assert lengths == {3, 4, 5}
+
+
+def test_sinusoidal_table_is_cached_moves_with_the_model_and_grows():
+    model = TransformerModel(TransformerConfig(vocab_size=7, d_model=8, n_heads=2, d_ff=16,
+                                               max_len=16, causal=True, output_size=7,
+                                               readout="all", loss="cross_entropy"))
+    table = model.sinusoidal_table
+    assert table.shape == (16, 8) and "sinusoidal_table" not in model.state_dict()
+    torch.testing.assert_close(model.positions_for(3, 5, torch.zeros(1)),
+                               sinusoidal_positions(8, 8)[3:])
+    assert model.positions_for(0, 4, torch.zeros(1)).data_ptr() == table.data_ptr()  # no copy
+    longer = model.positions_for(30, 4, torch.zeros(1))  # beyond max_len: sinusoids go on
+    torch.testing.assert_close(longer, sinusoidal_positions(34, 8)[30:])
+    assert model.sinusoidal_table.shape[0] >= 34
+    assert model.to(torch.float64).positions_for(0, 2, torch.zeros(1)).dtype == torch.float32
+
+
+def test_causal_model_uses_is_causal_and_agrees_with_its_cache():
+    torch.manual_seed(0)
+    model = TransformerModel(TransformerConfig(vocab_size=11, d_model=16, n_heads=2, n_layers=2,
+                                               d_ff=32, causal=True, output_size=11,
+                                               readout="all", loss="cross_entropy")).eval()
+    ids = torch.randint(0, 11, (2, 9))
+    full, _ = model(ids)
+    first, cache = model.forward_cached(ids[:, :5])  # no cache yet: the is_causal branch
+    second, cache = model.forward_cached(ids[:, 5:7], cache)  # an explicit offset mask
+    third, _ = model.forward_cached(ids[:, 7:8], cache)  # one token: no mask
+    pieces = torch.cat([first, second, third], dim=1)
+    torch.testing.assert_close(pieces, full[:, :8], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [1.5, "2"])
+def test_shift_matrix_validates_k(k):
+    with pytest.raises(TypeError, match="k must be an int"):
+        position_shift_matrix(k, 8)
+
+
+def test_shift_matrix_needs_an_even_width():
+    with pytest.raises(ValueError, match="even"):
+        position_shift_matrix(1, 7)
