@@ -8,7 +8,11 @@ Measures on the current device, with warm-up and repeats (median and spread):
    versions against the same references, as time ratios measured in one run;
 3. forward + backward time and memory against sequence length for an LSTM layer and an
    attention block (the data behind chapter 6's parallelism chart);
-4. each chapter's execution time and the last cold and warm book builds (read from ``_build``).
+4. the parallelism sweep: training tokens per second of a character LSTM and Transformer of
+   equal parameter count over widths and lengths (chapter 6 runs the same sweep, smaller);
+5. on CUDA, the precision policy's evidence: the same training step in float32 (TF32 products)
+   and under bf16 autocast, at growing model size;
+6. each chapter's execution time and the last cold and warm book builds (read from ``_build``).
 
 Writes ``benchmarks/results/<device>.json`` and ``benchmarks/results/<device>.md`` and checks the
 budgets: cold build <= 600 s, warm build <= 30 s, every chapter <= 150 s, fast paths within
@@ -24,6 +28,7 @@ import platform
 import re
 from pathlib import Path
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -33,8 +38,16 @@ from .attention import MultiHeadAttention
 from .book import RunStamp
 from .device import get_device, set_seed
 from .lstm import LSTM
-from .profiling import time_backward, time_call
+from .profiling import (
+    char_lm_pair,
+    parallelism_sweep,
+    time_backward,
+    time_call,
+    training_throughput,
+    where_transformer_leads,
+)
 from .recurrent import RecurrentConfig, RecurrentModel
+from .training import AUTOCAST_MIN_PARAMETERS, count_parameters, make_optimizer, use_autocast
 from .transformer import TransformerBlock, TransformerConfig, TransformerModel
 
 BUDGETS = {"cold_build_s": 600.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1}
@@ -49,10 +62,11 @@ def device_slug(device: torch.device) -> str:
 
 
 def _train_step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device, repeats: int):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    """A training step as :func:`rnn2transformer.train` sets it up (optimizer, precision)."""
+    opt = make_optimizer("adam", list(model.parameters()), lr=1e-3, device=device)
     model.to(device).train()
     x, y = x.to(device), y.to(device)
-    use_amp = device.type == "cuda"
+    use_amp = use_autocast(model, device, "auto")
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
@@ -182,6 +196,38 @@ def length_sweep(device: torch.device, repeats: int, lengths: list[int]) -> list
     return rows
 
 
+def parallelism(device: torch.device, repeats: int, quick: bool) -> list[dict]:
+    """Chapter 6's equal-parameter throughput sweep, at the benchmark's (larger) sizes."""
+    if quick:
+        widths, lengths, tokens = [32, 64], [64, 256], 2048
+    elif device.type == "cuda":
+        widths, lengths, tokens = [64, 128, 256, 512, 1024], [128, 512, 2048], 16384
+    else:  # a laptop CPU: the sizes of chapter 6's default scale
+        widths, lengths, tokens = [32, 64, 128, 256], [64, 256, 1024], 4096
+    sweep = parallelism_sweep(widths, lengths, device=device, tokens_per_step=tokens,
+                              repeats=max(2, repeats // 5), progress=False)
+    return sweep.to_dict("records")
+
+
+def precision(device: torch.device, repeats: int, quick: bool) -> list[dict]:
+    """Transformer training tokens/s in float32 (TF32 on CUDA) and under bf16 autocast, by
+    size: the evidence for ``AUTOCAST_MIN_PARAMETERS``. CUDA only (empty elsewhere)."""
+    if device.type != "cuda":
+        return []
+    torch.backends.cuda.matmul.allow_tf32 = True  # as train() sets it
+    rows = []
+    for width in [64, 256] if quick else [64, 128, 256, 512, 1024]:
+        model = char_lm_pair(width)["Transformer"]
+        result = {"width": width, "parameters": count_parameters(model),
+                  "policy_bf16": count_parameters(model) >= AUTOCAST_MIN_PARAMETERS}
+        for label, flag in [("fp32_tokens_per_s", False), ("bf16_tokens_per_s", True)]:
+            result[label] = training_throughput(model, length=256, tokens_per_step=16384,
+                                                device=device, repeats=max(2, repeats // 3),
+                                                mixed_precision=flag)["tokens_per_s"]
+        rows.append(result)
+    return rows
+
+
 def build_times(build_dir: Path) -> dict:
     """Chapter execution times and the last cold/warm builds, if the book has been built."""
     result: dict = {"chapters_s": {}, "cold_build_s": None, "warm_build_s": None}
@@ -234,6 +280,27 @@ def markdown(report: dict) -> str:
     for r in report["comparisons"]:
         lines.append(f"| {r['family']} | {r['package']} | {r['reference']} | "
                      f"{r['package_ms']:.2f} | {r['reference_ms']:.2f} | {r['ratio']:.2f} |")
+    if report.get("parallelism"):
+        lead = where_transformer_leads(pd.DataFrame(report["parallelism"]))
+        lines += ["", "## Training throughput at equal parameters (tokens/s)", "",
+                  f"On this device {lead['sentence']}.", "",
+                  "| width | length | parameters | LSTM | Transformer | ratio |",
+                  "|---|---|---|---|---|---|"]
+        rows = {(r["width"], r["length"], r["family"]): r for r in report["parallelism"]}
+        for (width, length), ratio in lead["ratio"].items():
+            lstm, tf = rows[width, length, "LSTM"], rows[width, length, "Transformer"]
+            lines.append(f"| {width} | {length} | {tf['parameters']:,} | "
+                         f"{lstm['tokens_per_s']:,.0f} | {tf['tokens_per_s']:,.0f} | "
+                         f"{ratio:.2f} |")
+    if report.get("precision"):
+        lines += ["", "## Precision: float32 (TF32) against bf16 autocast (tokens/s)", "",
+                  "| width | parameters | fp32 | bf16 | bf16 / fp32 | policy picks |",
+                  "|---|---|---|---|---|---|"]
+        for r in report["precision"]:
+            lines.append(f"| {r['width']} | {r['parameters']:,} | {r['fp32_tokens_per_s']:,.0f} "
+                         f"| {r['bf16_tokens_per_s']:,.0f} | "
+                         f"{r['bf16_tokens_per_s'] / r['fp32_tokens_per_s']:.2f} | "
+                         f"{'bf16' if r['policy_bf16'] else 'fp32'} |")
     lines += ["", "## LSTM layer vs attention block, forward + backward", "",
               "| n | model | ms | saved MB | peak MB |", "|---|---|---|---|---|"]
     for r in report["length_sweep"]:
@@ -265,6 +332,8 @@ def run(*, repeats: int = 15, quick: bool = False, out_dir: Path = Path("benchma
         "throughput": throughput(device, repeats),
         "comparisons": comparisons(device, repeats),
         "length_sweep": length_sweep(device, max(2, repeats // 2), lengths),
+        "parallelism": parallelism(device, repeats, quick),
+        "precision": precision(device, repeats, quick),
         "builds": build_times(build_dir),
     }
     report["budgets"] = check_budgets(report)

@@ -78,15 +78,24 @@ def glue(name: str, value: object, *, display: bool = False) -> object:
 
 
 ENV_SCALE = "RNN2T_SCALE"
+SCALES = ("smoke", "default", "full")
+
+
+def current_scale() -> str:
+    """``RNN2T_SCALE``: ``default`` (fits a laptop CPU's budget), ``full`` (the papers'
+    settings, meant for a GPU) or ``smoke`` (every training loop and timing loop cut to a
+    handful of iterations: it tests that a chapter runs, and its numbers mean nothing)."""
+    value = os.environ.get(ENV_SCALE, "") or "default"
+    if value not in SCALES:
+        raise ValueError(f"{ENV_SCALE} must be one of {list(SCALES)}, got {value!r}")
+    return value
 
 
 def scale(default: object, *, full: object) -> object:
-    """Pick an experiment's size: ``default`` fits a laptop CPU's budget; ``full`` is the
-    paper-scale setting used when ``RNN2T_SCALE=full`` (meant for a GPU)."""
-    value = os.environ.get(ENV_SCALE, "default")
-    if value not in ("default", "full"):
-        raise ValueError(f"{ENV_SCALE} must be 'default' or 'full', got {value!r}")
-    return full if value == "full" else default
+    """Pick an experiment's size: ``default`` fits a laptop CPU's budget (and is also used at
+    the smoke scale, where the loops themselves are cut short); ``full`` is the paper-scale
+    setting used when ``RNN2T_SCALE=full``."""
+    return full if current_scale() == "full" else default
 
 
 def start_run(seed: int = 0, device: str | torch.device | None = None) -> RunStamp:
@@ -94,3 +103,19 @@ def start_run(seed: int = 0, device: str | torch.device | None = None) -> RunSta
     set_seed(seed)
     chosen = device if isinstance(device, torch.device) else get_device(device)
     return RunStamp(seed=seed, device=chosen)
+
+
+def committed_results(prefix: str = "cuda") -> list[dict]:
+    """The benchmark reports (``make bench``) committed under ``benchmarks/results`` whose file
+    name starts with ``prefix``, newest first, each with its ``file`` name. A chapter shows them
+    beside its own measurements, labelled with device and date; outside the repository (Colab)
+    there are none."""
+    import json
+    from pathlib import Path
+
+    for folder in (Path("../benchmarks/results"), Path("benchmarks/results")):
+        if folder.is_dir():
+            reports = [dict(json.loads(path.read_text()), file=path.name)
+                       for path in sorted(folder.glob(f"{prefix}*.json"))]
+            return sorted(reports, key=lambda r: r.get("date", ""), reverse=True)
+    return []

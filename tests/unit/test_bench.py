@@ -21,7 +21,16 @@ def test_quick_benchmark_writes_results_and_checks_budgets(tmp_path):
     assert budgets["slowest chapter"]["measured"] == 12.0
     ratios = [r["ratio"] for r in report["comparisons"]]
     assert len(ratios) == 5 and all(r > 0 for r in ratios)
-    assert "| budget | measured | limit | holds |" in (tmp_path / "results" / "cpu.md").read_text()
+    text = (tmp_path / "results" / "cpu.md").read_text()
+    assert "| budget | measured | limit | holds |" in text
+    # the parallelism sweep: both families at every (width, length), parameters matched
+    sweep = saved["parallelism"]
+    assert len(sweep) == 2 * 2 * 2 and all(r["tokens_per_s"] > 0 for r in sweep)
+    for width in (32, 64):
+        sizes = [r["parameters"] for r in sweep if r["width"] == width]
+        assert max(sizes) / min(sizes) < 1.02
+    assert "Training throughput at equal parameters" in text
+    assert saved["precision"] == []  # CUDA only
 
 
 def test_missing_build_information_is_reported_as_not_measured(tmp_path):
