@@ -147,3 +147,11 @@ def gradient_explorer(**kwargs: object) -> GradientExplorer:
 def recurrent_gradient_explorer(**kwargs: object) -> RecurrentGradientExplorer:
     """Chapter 3's live explorer (see :class:`RecurrentGradientExplorer`)."""
     return RecurrentGradientExplorer(**kwargs)
+
+
+# Every live explorer, by the chapter that shows it: the launched-notebook tests drive each one
+# through the widget API, so a new explorer is tested once it is listed here.
+EXPLORERS = {
+    "01_neural_networks": gradient_explorer,
+    "03_recurrent_networks": recurrent_gradient_explorer,
+}

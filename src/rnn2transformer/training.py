@@ -35,6 +35,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._checks import check_choice, check_float, check_int
+from .book import current_scale
 from .device import get_device
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -47,6 +48,9 @@ OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 # H100 for the book's models of 0.02-0.4 M parameters); above it the matrix products dominate
 # and bf16 pays. `make bench` on cuda measures both precisions by size to check the threshold.
 AUTOCAST_MIN_PARAMETERS = 2_000_000
+# RNN2T_SCALE=smoke: every run trains this many steps at most, with as many evaluations as the
+# full run would have had, up to one per step (a chapter that reads several rows finds them)
+SMOKE_STEPS = 6
 SCHEDULES = ("constant", "cosine")
 ENV_BOOK_BUILD = "RNN2T_BOOK_BUILD"
 
@@ -278,6 +282,10 @@ def train(
         check_float("clip_grad_norm", clip_grad_norm, minimum=0.0, strict_minimum=True)
     if eval_every is None:
         eval_every = max(1, total_steps // 20)
+    if current_scale() == "smoke":  # a test of the reader's path, not an experiment
+        evaluations = max(1, total_steps // eval_every)
+        total_steps = min(total_steps, SMOKE_STEPS)
+        eval_every = max(1, total_steps // evaluations)
     check_int("eval_every", eval_every, minimum=1)
     if checkpoint_every is not None:
         check_int("checkpoint_every", checkpoint_every, minimum=1)

@@ -189,6 +189,22 @@ def test_scale_reads_the_environment(monkeypatch):
     assert scale(1, full=10) == 1
     monkeypatch.setenv("RNN2T_SCALE", "full")
     assert scale(1, full=10) == 10
+    monkeypatch.setenv("RNN2T_SCALE", "smoke")  # experiments keep their default size...
+    assert scale(1, full=10) == 1
     monkeypatch.setenv("RNN2T_SCALE", "huge")
-    with pytest.raises(ValueError, match="'default' or 'full', got 'huge'"):
+    with pytest.raises(ValueError, match=r"\['smoke', 'default', 'full'\], got 'huge'"):
         scale(1, full=10)
+
+
+def test_smoke_scale_cuts_every_run_and_every_timing_loop(monkeypatch):
+    from rnn2transformer import train
+    from rnn2transformer.profiling import time_call
+    from rnn2transformer.synthetic import adding_batches
+
+    monkeypatch.setenv("RNN2T_SCALE", "smoke")
+    model = RecurrentModel(RecurrentConfig(kind="lstm", hidden_size=4))
+    history = train(model, adding_batches(5, 4), steps=500, eval_every=100, progress=False)
+    assert history.step.tolist() == [1, 2, 3, 4, 5, 6]  # ...but every run stops after 6 steps
+    calls = []
+    time_call(lambda: calls.append(1), device=torch.device("cpu"), repeats=9, warmup=4)
+    assert len(calls) == 1
