@@ -10,14 +10,20 @@ Moving a control recomputes all three.
 
 from __future__ import annotations
 
+import math
+
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 import torch
 from IPython.display import display
 
+from .attention import attention
+from .lstm import LSTM
 from .mlp import ACTIVATIONS, INITS, MLP, MLPConfig, gradient_by_layer
 from .rnn import NONLINEARITIES, RNN, gradient_probe, spectral_matrix
 from .synthetic import make_spirals
+from .transformer import TransformerConfig, TransformerModel
 
 
 class Explorer:
@@ -139,6 +145,142 @@ class RecurrentGradientExplorer(Explorer):
         )
 
 
+class ForgetGateExplorer(Explorer):
+    """An LSTM reads the reader's text: the forget gate's bias -> gates and memory per step.
+
+    The cell state's gradient along its own path is the product of forget gates,
+    ``dc_T/dc_t = prod f`` (elementwise): the explorer shows how a bias of 1 or more, the
+    initialisation Gers et al. and Jozefowicz et al. recommend, keeps that product near 1.
+    """
+
+    def __init__(self, *, hidden_size: int = 16, seed: int = 0) -> None:
+        self.hidden_size, self.seed = hidden_size, seed
+        super().__init__({
+            "text": widgets.Text(value="to be or not to be", description="text"),
+            "forget_bias": widgets.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.25,
+                                               description="forget bias"),
+        })
+
+    def compute(self, text: str, forget_bias: float) -> pd.DataFrame:
+        text = text or " "
+        torch.manual_seed(self.seed)
+        layer = LSTM(8, self.hidden_size)
+        H = self.hidden_size
+        with torch.no_grad():  # gate order i, f, g, o: the forget rows are H..2H
+            layer.cell.bias_ih[H : 2 * H] = forget_bias
+            layer.cell.bias_hh[H : 2 * H] = 0.0
+        g = torch.Generator().manual_seed(self.seed)
+        codes = torch.randn(256, 8, generator=g)  # a fixed random vector per character
+        x = codes[torch.tensor([min(ord(ch), 255) for ch in text])].unsqueeze(0)
+        with torch.no_grad():
+            _, _, gates = layer.forward_with_gates(x)
+        forget = gates["forget"][0]  # (T, H)
+        # dc_T/dc_t along the cell path: the product of the forget gates after step t
+        after = torch.flip(torch.cumprod(torch.flip(forget, [0]), 0), [0])
+        memory = torch.cat([after[1:], torch.ones(1, H)]).mean(dim=1)
+        return pd.DataFrame({
+            "t": range(len(text)), "character": list(text),
+            "forget": forget.mean(dim=1).numpy(), "input": gates["input"][0].mean(1).numpy(),
+            "output": gates["output"][0].mean(1).numpy(), "dc_T/dc_t": memory.numpy(),
+        })
+
+    def summarize(self, result: pd.DataFrame) -> str:
+        return (f"mean forget gate {result['forget'].mean():.2f}; the first character's memory "
+                f"reaches the end scaled by {result['dc_T/dc_t'].iloc[0]:.3g}")
+
+    def chart(self):
+        import altair as alt
+
+        long = self.result.melt(["t", "character"], ["forget", "input", "output", "dc_T/dc_t"],
+                                var_name="quantity", value_name="value")
+        return (
+            alt.Chart(long).mark_line(point=True)
+            .encode(x=alt.X("t:Q", title="step (character)"), y=alt.Y("value:Q"),
+                    color="quantity:N", tooltip=["character:N", "quantity:N", "value:Q"])
+            .properties(width=420, height=240)
+        )
+
+
+class AttentionScalingExplorer(Explorer):
+    """One query against random keys: d_k and the 1/sqrt(d_k) scaling -> the weights."""
+
+    def __init__(self, *, n_keys: int = 16, seed: int = 0) -> None:
+        self.n_keys, self.seed = n_keys, seed
+        super().__init__({
+            "d_k": widgets.Dropdown(options=[4, 16, 64, 256, 1024], value=64,
+                                    description="d_k"),
+            "scaled": widgets.Checkbox(value=True, description="divide by sqrt(d_k)"),
+        })
+
+    def compute(self, d_k: int, scaled: bool) -> pd.DataFrame:
+        g = torch.Generator().manual_seed(self.seed)
+        q, k = torch.randn(1, d_k, generator=g), torch.randn(self.n_keys, d_k, generator=g)
+        v = torch.eye(self.n_keys)
+        if scaled:
+            _, weights = attention(q, k, v)
+        else:  # the same scores without the scaling: multiply q by sqrt(d_k) first
+            _, weights = attention(q * d_k**0.5, k, v)
+        return pd.DataFrame({"key": range(self.n_keys), "weight": weights[0].numpy()})
+
+    def summarize(self, result: pd.DataFrame) -> str:
+        w = result["weight"].to_numpy()
+        entropy = float(-(w * np.log(np.clip(w, 1e-12, None))).sum())
+        return (f"largest weight {w.max():.2f}, entropy {entropy:.2f} nats "
+                f"(uniform over {len(w)} keys: {math.log(len(w)):.2f})")
+
+    def chart(self):
+        import altair as alt
+
+        return (
+            alt.Chart(self.result).mark_bar()
+            .encode(x="key:O", y=alt.Y("weight:Q", scale=alt.Scale(domain=[0, 1])))
+            .properties(width=420, height=200)
+        )
+
+
+class PositionsExplorer(Explorer):
+    """A small Transformer with or without positions: does shuffling the input matter?"""
+
+    def __init__(self, *, length: int = 12, seed: int = 0) -> None:
+        self.length, self.seed = length, seed
+        super().__init__({
+            "positions": widgets.Dropdown(options=["none", "sinusoidal", "learned"],
+                                          value="none", description="positions"),
+            "n_heads": widgets.Dropdown(options=[1, 2, 4, 8], value=4, description="heads"),
+        })
+
+    def compute(self, positions: str, n_heads: int) -> pd.DataFrame:
+        torch.manual_seed(self.seed)
+        model = TransformerModel(TransformerConfig(
+            input_size=4, d_model=32, n_heads=n_heads, n_layers=2, d_ff=64, positions=positions,
+            max_len=self.length, readout="all", output_size=4)).eval()
+        g = torch.Generator().manual_seed(self.seed)
+        x = torch.randn(1, self.length, 4, generator=g)
+        order = torch.randperm(self.length, generator=g)
+        with torch.no_grad():
+            h, weights = model.encode(x, need_weights=True)
+            h_shuffled, _ = model.encode(x[:, order])
+        gap = (h_shuffled - h[:, order]).abs().amax(dim=-1)[0]  # per position
+        last = weights[-1][0]  # (H, T, T): the last block's heads
+        entropy = -(last * last.clamp_min(1e-12).log()).sum(-1).mean(-1)  # per head
+        self.head_entropy = entropy.tolist()
+        return pd.DataFrame({"position": range(self.length), "shuffle_gap": gap.numpy()})
+
+    def summarize(self, result: pd.DataFrame) -> str:
+        heads = ", ".join(f"{e:.2f}" for e in self.head_entropy)
+        return (f"shuffling the input, then un-shuffling the outputs, changes them by up to "
+                f"{result['shuffle_gap'].max():.1e}; attention entropy per head: {heads} nats")
+
+    def chart(self):
+        import altair as alt
+
+        return (
+            alt.Chart(self.result).mark_bar()
+            .encode(x="position:O", y=alt.Y("shuffle_gap:Q", title="change after shuffling"))
+            .properties(width=420, height=200)
+        )
+
+
 def gradient_explorer(**kwargs: object) -> GradientExplorer:
     """Chapter 1's live explorer (see :class:`GradientExplorer`)."""
     return GradientExplorer(**kwargs)
@@ -149,9 +291,27 @@ def recurrent_gradient_explorer(**kwargs: object) -> RecurrentGradientExplorer:
     return RecurrentGradientExplorer(**kwargs)
 
 
+def forget_gate_explorer(**kwargs: object) -> ForgetGateExplorer:
+    """Chapter 4's live explorer (see :class:`ForgetGateExplorer`)."""
+    return ForgetGateExplorer(**kwargs)
+
+
+def attention_scaling_explorer(**kwargs: object) -> AttentionScalingExplorer:
+    """Chapter 5's live explorer (see :class:`AttentionScalingExplorer`)."""
+    return AttentionScalingExplorer(**kwargs)
+
+
+def positions_explorer(**kwargs: object) -> PositionsExplorer:
+    """Chapter 6's live explorer (see :class:`PositionsExplorer`)."""
+    return PositionsExplorer(**kwargs)
+
+
 # Every live explorer, by the chapter that shows it: the launched-notebook tests drive each one
 # through the widget API, so a new explorer is tested once it is listed here.
 EXPLORERS = {
     "01_neural_networks": gradient_explorer,
     "03_recurrent_networks": recurrent_gradient_explorer,
+    "04_lstm": forget_gate_explorer,
+    "05_attention": attention_scaling_explorer,
+    "06_transformer": positions_explorer,
 }

@@ -54,3 +54,39 @@ def test_gradient_explorer_recomputes_when_a_control_moves():
     after = explorer.result
     assert not np.allclose(after["delta_norm"], before["delta_norm"].iloc[:4])
     assert explorer.summary != summary and "layer 4" in explorer.summary
+
+
+def test_forget_gate_explorer_shows_the_bias_keeping_memory():
+    from rnn2transformer.explorers import forget_gate_explorer
+
+    explorer = forget_gate_explorer()
+    assert list(explorer.result["character"]) == list(explorer.controls["text"].value)
+    closed = explorer.result["dc_T/dc_t"].iloc[0]
+    explorer.controls["forget_bias"].value = 3.0
+    opened = explorer.result["dc_T/dc_t"].iloc[0]
+    assert explorer.result["forget"].mean() > 0.9 and opened > 1000 * closed
+    explorer.controls["text"].value = "abc"
+    assert len(explorer.result) == 3 and explorer.result["dc_T/dc_t"].iloc[-1] == 1.0
+
+
+def test_attention_scaling_explorer_saturates_without_the_scaling():
+    from rnn2transformer.explorers import attention_scaling_explorer
+
+    explorer = attention_scaling_explorer()
+    assert abs(explorer.result["weight"].sum() - 1) < 1e-5
+    explorer.controls["d_k"].value = 1024
+    scaled = explorer.result["weight"].max()
+    explorer.controls["scaled"].value = False
+    assert explorer.result["weight"].max() > 0.99 > scaled
+    assert "largest weight 1.00" in explorer.summary
+
+
+def test_positions_explorer_shows_equivariance_without_positions():
+    from rnn2transformer.explorers import positions_explorer
+
+    explorer = positions_explorer()
+    assert explorer.result["shuffle_gap"].max() < 1e-5  # no positions: order is invisible
+    explorer.controls["positions"].value = "sinusoidal"
+    assert explorer.result["shuffle_gap"].max() > 1e-2
+    explorer.controls["n_heads"].value = 8
+    assert len(explorer.head_entropy) == 8
