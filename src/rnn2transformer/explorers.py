@@ -77,7 +77,7 @@ class GradientExplorer(Explorer):
 
     def compute(self, depth: int, activation: str, init: str) -> pd.DataFrame:
         torch.manual_seed(self.seed)
-        config = MLPConfig(n_hidden=self.width, n_layers=depth, activation=activation, init=init)
+        config = MLPConfig(hidden_size=self.width, n_layers=depth, activation=activation, init=init)
         return gradient_by_layer(MLP(config), self.x, self.y)
 
     def summarize(self, result: pd.DataFrame) -> str:

@@ -27,35 +27,35 @@ INITS = ("default", "xavier", "he")
 
 @dataclass
 class MLPConfig:
-    n_inputs: int = 2  # features per example
-    n_hidden: int = 64  # width of every hidden layer
+    input_size: int = 2  # features per example
+    hidden_size: int = 64  # width of every hidden layer
     n_layers: int = 2  # number of hidden layers
-    n_outputs: int = 2  # classes
+    output_size: int = 2  # classes
     activation: str = "relu"  # sigmoid, tanh or relu
     init: str = "default"  # default (PyTorch's), xavier (Glorot) or he (Kaiming)
 
     def __post_init__(self) -> None:
-        check_int("n_inputs", self.n_inputs, minimum=1)
-        check_int("n_hidden", self.n_hidden, minimum=1)
+        check_int("input_size", self.input_size, minimum=1)
+        check_int("hidden_size", self.hidden_size, minimum=1)
         check_int("n_layers", self.n_layers, minimum=1)
-        check_int("n_outputs", self.n_outputs, minimum=2)
+        check_int("output_size", self.output_size, minimum=2)
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("init", self.init, INITS)
 
 
 class MLP(nn.Module):
-    """``n_layers`` hidden layers of ``n_hidden`` units and a linear classifier on top."""
+    """``n_layers`` hidden layers of ``hidden_size`` units and a linear classifier on top."""
 
     def __init__(self, config: MLPConfig) -> None:
         super().__init__()
         if not isinstance(config, MLPConfig):
             raise TypeError(f"config must be an MLPConfig, got {type(config).__name__}")
         self.config = config
-        sizes = [config.n_inputs] + [config.n_hidden] * config.n_layers
+        sizes = [config.input_size] + [config.hidden_size] * config.n_layers
         self.hidden = nn.ModuleList(
             nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
         )
-        self.head = nn.Linear(config.n_hidden, config.n_outputs)
+        self.head = nn.Linear(config.hidden_size, config.output_size)
         self.f = ACTIVATIONS[config.activation]
         for layer in self.hidden:
             if config.init == "xavier":
@@ -71,18 +71,18 @@ class MLP(nn.Module):
         zs = []
         h = x  # (B, C_in)
         for layer in self.hidden:
-            z = layer(h)  # z_l = W_l h_{l-1} + b_l          (B, n_hidden)
+            z = layer(h)  # z_l = W_l h_{l-1} + b_l          (B, hidden_size)
             zs.append(z)
             h = self.f(z)  # h_l = f(z_l)
-        return self.head(h), zs  # (B, n_outputs)
+        return self.head(h), zs  # (B, output_size)
 
     def forward(
         self, x: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         check_tensor("x", x, ndim=2, dtype_kind="float")
-        if x.shape[1] != self.config.n_inputs:
+        if x.shape[1] != self.config.input_size:
             raise ValueError(
-                f"x must have shape (B, {self.config.n_inputs}), got {tuple(x.shape)}"
+                f"x must have shape (B, {self.config.input_size}), got {tuple(x.shape)}"
             )
         logits, _ = self.preactivations(x)
         loss = None if targets is None else F.cross_entropy(logits, targets)

@@ -157,7 +157,7 @@ def gradient_probe(layer: RNN, x: torch.Tensor, state: torch.Tensor | None = Non
         h = cell(x[:, t], h)
         states.append(h)
     last = states[-1][0]  # (H,)
-    eye = torch.eye(cell.hidden_size, dtype=x.dtype)
+    eye = torch.eye(cell.hidden_size, dtype=x.dtype, device=x.device)  # on the layer's device
     # One backward pass per output coordinate, batched: row i of every Jacobian at once.
     grads = torch.autograd.grad(
         last, states, grad_outputs=eye, is_grads_batched=True, retain_graph=True,

@@ -1,9 +1,11 @@
 """Transfer learning: reuse a pretrained body, freeze what should not change, swap the head (ch. 7).
 
-The book's task models (:class:`~rnn2transformer.recurrent.RecurrentModel`,
-:class:`~rnn2transformer.transformer.TransformerModel`) share a layout: input embedding, a body,
-and a ``head``. :func:`stages` lists a model's parts from input to output, so "freeze the first
-k" has one meaning for both families; :func:`freeze` also takes parameter-name prefixes.
+The book's models (:class:`~rnn2transformer.mlp.MLP`,
+:class:`~rnn2transformer.recurrent.RecurrentModel`,
+:class:`~rnn2transformer.transformer.TransformerModel`) share a layout: an input part, a body,
+a ``head``, and a config whose ``output_size`` is the head's width. :func:`stages` lists a
+model's parts from input to output, so "freeze the first k" has one meaning for every family;
+:func:`freeze` also takes parameter-name prefixes.
 :func:`pretrained` trains a model once and caches its weights (always produced by this code,
 never downloaded); a missing or unreadable cache is retrained with a message.
 """
@@ -26,9 +28,13 @@ ENV_CACHE = "RNN2T_CACHE_DIR"
 
 def stages(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The model's parts in order from input to output, as ``(name, module)`` pairs."""
+    from .mlp import MLP
     from .recurrent import RecurrentModel
     from .transformer import TransformerModel
 
+    if isinstance(model, MLP):
+        return [(f"hidden.{i}", layer) for i, layer in enumerate(model.hidden)] + [
+            ("head", model.head)]
     if isinstance(model, TransformerModel):
         parts = [("embed", model.embed)]
         if model.position is not None:
@@ -39,7 +45,7 @@ def stages(model: nn.Module) -> list[tuple[str, nn.Module]]:
         parts = [("embed", model.embed)] if model.embed is not None else []
         return parts + [("rnn", model.rnn), ("head", model.head)]
     raise TypeError(
-        f"expected a RecurrentModel or TransformerModel, got {type(model).__name__}"
+        f"expected an MLP, RecurrentModel or TransformerModel, got {type(model).__name__}"
     )
 
 

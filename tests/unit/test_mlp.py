@@ -18,7 +18,7 @@ def test_spirals_shapes_classes_and_seed():
 
 
 def test_mlp_shapes_and_loss():
-    model = MLP(MLPConfig(n_inputs=2, n_hidden=8, n_layers=3, n_outputs=4))
+    model = MLP(MLPConfig(input_size=2, hidden_size=8, n_layers=3, output_size=4))
     x = torch.randn(5, 2)
     logits, loss = model(x)
     assert logits.shape == (5, 4) and loss is None
@@ -38,7 +38,7 @@ def test_mlp_rejects_wrong_input():
 @pytest.mark.parametrize("init, gain", [("xavier", 1.0), ("he", 2.0**0.5)])
 def test_initialisations_have_the_textbook_variance(init, gain):
     torch.manual_seed(0)
-    model = MLP(MLPConfig(n_inputs=512, n_hidden=512, n_layers=1, init=init))
+    model = MLP(MLPConfig(input_size=512, hidden_size=512, n_layers=1, init=init))
     w = model.hidden[0].weight
     expected = gain**2 / 512 if init == "he" else 2 / (512 + 512)
     assert w.var().item() == pytest.approx(expected, rel=0.05)
@@ -46,7 +46,7 @@ def test_initialisations_have_the_textbook_variance(init, gain):
 
 def test_gradient_by_layer_matches_autograd_on_the_mean_loss():
     torch.manual_seed(0)
-    model = MLP(MLPConfig(n_hidden=16, n_layers=4, activation="tanh"))
+    model = MLP(MLPConfig(hidden_size=16, n_layers=4, activation="tanh"))
     x, y = make_spirals(20, seed=0)
     table = gradient_by_layer(model, x, y)
     _, loss = model(x, y)
@@ -59,7 +59,7 @@ def test_gradient_by_layer_matches_autograd_on_the_mean_loss():
 
 def test_sigmoid_steps_never_exceed_the_quarter_bound():
     torch.manual_seed(0)
-    model = MLP(MLPConfig(n_hidden=32, n_layers=6, activation="sigmoid", init="xavier"))
+    model = MLP(MLPConfig(hidden_size=32, n_layers=6, activation="sigmoid", init="xavier"))
     x, y = make_spirals(64, seed=1)
     ratios = delta_ratios(model, x, y)  # (B, 5)
     bounds = torch.tensor(gradient_by_layer(model, x, y)["step_bound"].iloc[:-1].to_numpy())
@@ -77,7 +77,7 @@ def test_deep_sigmoid_gradient_vanishes_while_relu_he_does_not():
     for activation, init in [("sigmoid", "default"), ("relu", "he")]:
         torch.manual_seed(0)
         table = gradient_by_layer(
-            MLP(MLPConfig(n_hidden=64, n_layers=10, activation=activation, init=init)), x, y
+            MLP(MLPConfig(hidden_size=64, n_layers=10, activation=activation, init=init)), x, y
         )
         ratios[activation] = table["delta_norm"].iloc[0] / table["delta_norm"].iloc[-1]
     assert ratios["sigmoid"] < 1e-5

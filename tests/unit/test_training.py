@@ -57,7 +57,7 @@ def test_classifier_learns_spirals_and_reports_accuracy():
     x, y = make_spirals(200, seed=0)
     (xt, yt), val = train_val_split(x, y, val_fraction=0.25, seed=0)
     torch.manual_seed(0)
-    history = train(MLP(MLPConfig(n_hidden=32)), (xt, yt), val_data=val, epochs=40,
+    history = train(MLP(MLPConfig(hidden_size=32)), (xt, yt), val_data=val, epochs=40,
                     lr=1e-2, metrics={"accuracy": accuracy})
     assert history["accuracy"].iloc[-1] > 0.85
     assert history["epoch"].iloc[-1] == pytest.approx(40)

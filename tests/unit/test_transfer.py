@@ -125,3 +125,16 @@ def test_streaming_state_grows_for_attention_and_not_for_the_lstm():
     # keys and values: 2 layers x 2 tensors x (1, 2 heads, p, 8) float32
     assert tf_cost.state_bytes.tolist() == [2 * 2 * 2 * p * 8 * 4 for p in (8, 32)]
     assert lstm_cost.state_bytes.tolist() == [2 * 8 * 4] * 2  # h and c
+
+
+def test_the_mlp_has_stages_and_a_swappable_head_like_the_other_families():
+    from rnn2transformer.mlp import MLP, MLPConfig
+
+    model = MLP(MLPConfig(input_size=2, hidden_size=8, n_layers=3, output_size=2))
+    assert [name for name, _ in stages(model)] == ["hidden.0", "hidden.1", "hidden.2", "head"]
+    body = model.hidden[0].weight.clone()
+    swap_head(model, 5)
+    assert model.config.output_size == 5 and model(torch.randn(4, 2))[0].shape == (4, 5)
+    assert torch.equal(model.hidden[0].weight, body)
+    assert freeze(model, depth=3) == [f"hidden.{i}.{p}" for i in range(3) for p in ("weight",
+                                                                                     "bias")]
