@@ -90,3 +90,15 @@ def test_positions_explorer_shows_equivariance_without_positions():
     assert explorer.result["shuffle_gap"].max() > 1e-2
     explorer.controls["n_heads"].value = 8
     assert len(explorer.head_entropy) == 8
+
+
+def test_a_self_check_shows_one_line_and_no_stray_value(capsys):
+    from IPython.core.formatters import DisplayFormatter
+
+    result = check_function(lambda z: z, lambda z: z, [torch.zeros(3)], name="identity")
+    assert capsys.readouterr().out.strip().splitlines() == [
+        "Correct: identity matches the reference on 1 test inputs."]
+    assert bool(result) and result.message.startswith("Correct")
+    # as a cell's last expression it adds no output (a bare bool would print `True`)
+    assert DisplayFormatter().format(result) == ({}, {})
+    assert DisplayFormatter().format(True)[0] == {"text/plain": "True"}

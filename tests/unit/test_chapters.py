@@ -84,3 +84,19 @@ def test_chapters_use_the_package_instead_of_copying_it(md):
     defined = set(re.findall(r"^(?:def|class) (\w+)", code, re.M))
     copied = defined & package_names()
     assert not copied, f"{md.name} redefines package code: {sorted(copied)}"
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
+def test_no_cell_ends_in_a_value_nobody_asked_to_see(md):
+    """A cell whose last line is glue(...) or a self-check shows a stray value under it (the
+    glued number, a `False`); glue returns its value so it can be kept, not shown."""
+    for cell in jupytext.read(md).cells:
+        if cell.cell_type != "code" or "skip-execution" in cell.metadata.get("tags", []):
+            continue
+        source = "\n".join(line for line in cell.source.splitlines()
+                           if not line.lstrip().startswith(("%", "!")))
+        body = ast.parse(source).body
+        if body and isinstance(body[-1], ast.Expr) and isinstance(body[-1].value, ast.Call):
+            called = body[-1].value.func
+            assert getattr(called, "id", None) != "glue", (
+                f"{md.name}: a cell ends in glue(...), which shows the glued value on the page")
