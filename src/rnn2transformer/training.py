@@ -162,6 +162,36 @@ def evaluate(
     return {name: total / n_total for name, total in totals.items()}
 
 
+@torch.no_grad()
+def loss_by_position(
+    model: nn.Module, data: Batch, *, batch_size: int = 256, device: torch.device | None = None
+) -> pd.DataFrame:
+    """Mean cross-entropy (nats) of a language model at each position of its windows.
+
+    ``data`` is ``(x, y)`` of token ids, (N, T), e.g. from
+    :func:`rnn2transformer.corpus.char_lm_eval_set`; the model's ``forward(x)`` returns logits
+    (N, T, V). Position ``t`` has seen ``t + 1`` tokens of context, so the curve shows how much
+    a model gains from more context. Returns columns ``position`` (0-based) and ``loss``.
+    """
+    _check_data("data", data)
+    x_all, y_all = data
+    if x_all.ndim != 2 or x_all.shape != y_all.shape:
+        raise ValueError(f"data must be (x, y) of shape (N, T) each, got {tuple(x_all.shape)} "
+                         f"and {tuple(y_all.shape)}")
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total = torch.zeros(x_all.shape[1], dtype=torch.float64, device=device)
+    for i in range(0, len(x_all), batch_size):
+        x, y = x_all[i : i + batch_size].to(device), y_all[i : i + batch_size].to(device)
+        logits, _ = model(x)
+        losses = F.cross_entropy(logits.float().transpose(1, 2), y, reduction="none")  # (B, T)
+        total += losses.sum(dim=0).double()
+    model.train(was_training)
+    return pd.DataFrame({"position": range(x_all.shape[1]),
+                         "loss": (total / len(x_all)).cpu().numpy()})
+
+
 def _save_atomically(obj: dict, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)

@@ -19,6 +19,7 @@ from rnn2transformer.training import (
     count_parameters,
     evaluate,
     learning_rate,
+    loss_by_position,
     make_optimizer,
     train_val_split,
     use_autocast,
@@ -289,3 +290,23 @@ def test_marked_batch_functions_get_a_generator_on_the_training_device():
     for draw in (adding_batches(6, 4), copy_memory_batches(3, 4)):
         assert draw.draws_on_device
 
+
+
+def test_loss_by_position_averages_the_per_position_cross_entropy():
+    from rnn2transformer.recurrent import RecurrentConfig, RecurrentModel
+
+    torch.manual_seed(0)
+    model = RecurrentModel(RecurrentConfig(kind="lstm", vocab_size=7, input_size=4,
+                                           hidden_size=8, output_size=7, readout="all",
+                                           loss="cross_entropy"))
+    x = torch.randint(0, 7, (10, 6))
+    y = torch.randint(0, 7, (10, 6))
+    table = loss_by_position(model, (x, y), batch_size=3)
+    assert list(table.position) == list(range(6))
+    with torch.no_grad():
+        logits, loss = model(x, y)
+    expected = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none")
+    torch.testing.assert_close(torch.tensor(table.loss.values), expected.mean(0).double())
+    assert abs(table.loss.mean() - loss.item()) < 1e-5  # the positions average to the loss
+    with pytest.raises(ValueError, match=r"\(N, T\)"):
+        loss_by_position(model, (x[:, :, None].float(), y))
