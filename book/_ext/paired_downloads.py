@@ -1,4 +1,8 @@
-"""Sphinx extension: a page's "download .ipynb" button gives the chapter's paired notebook.
+"""Sphinx extension: a page's notebook buttons give the chapter's paired notebook, or nothing.
+
+Launch buttons (Colab, Binder) appear only on pages with a paired ``.ipynb``: the theme adds
+them to every page executed as a notebook, and on the benchmarks appendix (a MyST notebook with
+no paired ``.ipynb``) Colab would be asked to open a Markdown file, which it cannot.
 
 myst-nb copies into ``_sources`` the notebook it rendered, and that copy has outputs only when
 the chapter was executed in this build: when the outputs come from the execution cache, it
@@ -25,6 +29,16 @@ def copy_paired_notebooks(app, exception) -> None:
             shutil.copyfile(paired, served)
 
 
+def launch_only_where_a_notebook_exists(app, pagename, templatename, context, doctree):
+    """Drop the theme's launch-button group from pages without a paired notebook."""
+    if Path(app.srcdir, f"{pagename}.ipynb").exists() or "header_buttons" not in context:
+        return
+    context["header_buttons"] = [button for button in context["header_buttons"]
+                                 if button.get("label") != "launch-buttons"]
+
+
 def setup(app):
     app.connect("build-finished", copy_paired_notebooks)
+    # after sphinx-book-theme's add_launch_buttons (priority 501)
+    app.connect("html-page-context", launch_only_where_a_notebook_exists, priority=502)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

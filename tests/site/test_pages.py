@@ -46,6 +46,13 @@ def test_launch_links_open_notebooks_that_exist(site, entry):
         assert (ROOT / target.group(1)).exists(), f"{target.group(1)} is not in the repository"
 
 
+@pytest.mark.parametrize("entry", [e for e in toc_entries() if e not in CHAPTERS])
+def test_pages_without_a_notebook_have_no_launch_buttons(site, entry):
+    """Colab cannot open a Markdown page (the benchmarks appendix is executed, not paired)."""
+    html = page(site, entry)
+    assert "colab.research.google.com/github" not in html and "mybinder.org/v2/gh" not in html
+
+
 @pytest.mark.parametrize("entry", toc_entries())
 def test_no_script_or_stylesheet_comes_from_another_host(site, entry):
     html = page(site, entry)
