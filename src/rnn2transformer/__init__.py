@@ -20,7 +20,9 @@ Modules: :mod:`.device` (device and seed), :mod:`.training` (the one training lo
 :mod:`.charts` (Altair theme and the book's offline renderer), :mod:`.book` (the run stamp a
 chapter prints, glue), :mod:`.synthetic` (data sets the package generates), :mod:`.corpus` (the
 shipped Shakespeare corpus and tasks built from it), :mod:`.tokenizers` (vocabulary, character and
-word tokenisers), :mod:`.exercises` (self-check cells), :mod:`.explorers` (live ipywidgets).
+word tokenisers), :mod:`.exercises` (self-check cells), :mod:`.explorers` (live ipywidgets),
+:mod:`.profiling` (timing, memory, the equal-size throughput sweep), :mod:`.scaling` (loss
+against training compute).
 
 Model families, one file each: :mod:`.mlp` (multilayer perceptrons), :mod:`.bow` (bag-of-words and
 n-gram classifiers).

@@ -158,12 +158,19 @@ def char_lm_batches(ids: torch.Tensor, *, seq_len: int, batch_size: int):
     return draw
 
 
-def char_lm_eval_set(ids: torch.Tensor, *, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cut a held-out id sequence into non-overlapping windows: (x, y), each (N, T)."""
+def char_lm_eval_set(
+    ids: torch.Tensor, *, seq_len: int, stride: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cut a held-out id sequence into windows of ``seq_len``: (x, y), each (N, T).
+
+    By default the windows do not overlap. A ``stride`` below ``seq_len`` starts a window every
+    ``stride`` tokens, so a measurement per position (how the loss falls with context) averages
+    over many more windows of the same text.
+    """
     check_int("seq_len", seq_len, minimum=1)
-    n = (len(ids) - 1) // seq_len
-    if n < 1:
+    stride = seq_len if stride is None else check_int("stride", stride, minimum=1)
+    if len(ids) - 1 < seq_len:
         raise ValueError(f"ids must hold more than seq_len + 1 = {seq_len + 1} tokens")
-    x = ids[: n * seq_len].reshape(n, seq_len)
-    y = ids[1 : n * seq_len + 1].reshape(n, seq_len)
-    return x, y
+    starts = torch.arange(0, len(ids) - seq_len, stride)  # each window needs seq_len + 1 ids
+    index = starts[:, None] + torch.arange(seq_len)  # (N, T)
+    return ids[index], ids[index + 1]

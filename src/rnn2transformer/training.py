@@ -192,6 +192,33 @@ def loss_by_position(
                          "loss": (total / len(x_all)).cpu().numpy()})
 
 
+@torch.no_grad()
+def shuffled_context_loss(
+    model: nn.Module, data: Batch, *, keep_last: int, score_last: int, seed: int = 0,
+    device: torch.device | None = None,
+) -> dict[str, float]:
+    """How much a language model uses distant context: its loss on the last ``score_last``
+    positions of each window, as it is and with every token before the last ``keep_last``
+    shuffled within the window (the same words, no longer in order). Returns ``intact``,
+    ``shuffled`` and their difference ``cost`` (nats per token)."""
+    _check_data("data", data)
+    x, y = data
+    check_int("keep_last", keep_last, minimum=1)
+    check_int("score_last", score_last, minimum=1)
+    T = x.shape[1]
+    if not score_last <= keep_last < T:
+        raise ValueError(f"need score_last <= keep_last < T = {T}, got {score_last} and "
+                         f"{keep_last}")
+    g = torch.Generator().manual_seed(seed)
+    far = T - keep_last  # positions 0 .. far-1 are "distant" and get shuffled
+    order = torch.argsort(torch.rand(len(x), far, generator=g), dim=1)
+    shuffled = x.clone()
+    shuffled[:, :far] = torch.gather(x[:, :far], 1, order)
+    intact = loss_by_position(model, (x, y), device=device).loss.iloc[-score_last:].mean()
+    broken = loss_by_position(model, (shuffled, y), device=device).loss.iloc[-score_last:].mean()
+    return {"intact": float(intact), "shuffled": float(broken), "cost": float(broken - intact)}
+
+
 def _save_atomically(obj: dict, path: Path) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(obj, tmp)

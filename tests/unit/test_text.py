@@ -165,3 +165,15 @@ def test_split_by_position_keeps_order():
     assert split_by_position(list(range(10)), val_fraction=0.2) == (list(range(8)), [8, 9])
     with pytest.raises(ValueError, match=r"val_fraction must be in \(0, 1\), got 1"):
         split_by_position([1, 2], val_fraction=1)
+
+
+def test_eval_windows_tile_the_text_or_overlap_by_a_stride():
+    from rnn2transformer.corpus import char_lm_eval_set
+
+    ids = torch.arange(23)
+    x, y = char_lm_eval_set(ids, seq_len=5)  # non-overlapping, as before
+    assert x[:, 0].tolist() == [0, 5, 10, 15] and torch.equal(y, x + 1)
+    x, y = char_lm_eval_set(ids, seq_len=5, stride=2)
+    assert x[:, 0].tolist() == list(range(0, 18, 2)) and int(y.max()) == 21  # never past the end
+    with pytest.raises(ValueError, match="more than seq_len"):
+        char_lm_eval_set(ids[:5], seq_len=5)

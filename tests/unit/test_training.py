@@ -21,6 +21,7 @@ from rnn2transformer.training import (
     learning_rate,
     loss_by_position,
     make_optimizer,
+    shuffled_context_loss,
     train_val_split,
     use_autocast,
 )
@@ -310,3 +311,30 @@ def test_loss_by_position_averages_the_per_position_cross_entropy():
     assert abs(table.loss.mean() - loss.item()) < 1e-5  # the positions average to the loss
     with pytest.raises(ValueError, match=r"\(N, T\)"):
         loss_by_position(model, (x[:, :, None].float(), y))
+
+
+def test_shuffling_distant_context_costs_a_model_that_uses_it_and_not_one_that_does_not():
+    class CopyFirst(nn.Module):
+        """Predicts, at every position, the window's first token: it uses distant context."""
+
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.tensor(10.0))
+
+        def forward(self, x, targets=None):
+            return self.scale * nn.functional.one_hot(x[:, :1], 5).float().expand(
+                -1, x.shape[1], -1), None
+
+    class Uniform(CopyFirst):
+        def forward(self, x, targets=None):
+            return torch.zeros(*x.shape, 5) * self.scale, None
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 5, (64, 12), generator=g)
+    y = x[:, :1].expand(-1, 12).clone()  # the target is always the first token
+    uses = shuffled_context_loss(CopyFirst(), (x, y), keep_last=4, score_last=2)
+    assert uses["intact"] < 0.01 and uses["cost"] > 1.0
+    ignores = shuffled_context_loss(Uniform(), (x, y), keep_last=4, score_last=2)
+    assert abs(ignores["cost"]) < 1e-9
+    with pytest.raises(ValueError, match="score_last <= keep_last < T"):
+        shuffled_context_loss(Uniform(), (x, y), keep_last=12, score_last=2)
