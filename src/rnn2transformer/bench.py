@@ -42,12 +42,12 @@ from .profiling import (
     char_lm_pair,
     parallelism_sweep,
     time_backward,
-    time_call,
+    time_training_step,
     training_throughput,
     where_transformer_leads,
 )
 from .recurrent import RecurrentConfig, RecurrentModel
-from .training import AUTOCAST_MIN_PARAMETERS, count_parameters, make_optimizer, use_autocast
+from .training import AUTOCAST_MIN_PARAMETERS, count_parameters
 from .transformer import TransformerBlock, TransformerConfig, TransformerModel
 
 BUDGETS = {"cold_build_s": 600.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1}
@@ -59,23 +59,6 @@ def device_slug(device: torch.device) -> str:
     if device.type == "cuda":
         name = f"cuda-{name}"
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-
-
-def _train_step_time(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device, repeats: int):
-    """A training step as :func:`rnn2transformer.train` sets it up (optimizer, precision)."""
-    opt = make_optimizer("adam", list(model.parameters()), lr=1e-3, device=device)
-    model.to(device).train()
-    x, y = x.to(device), y.to(device)
-    use_amp = use_autocast(model, device, "auto")
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-            _, loss = model(x, y)
-        loss.backward()
-        opt.step()
-
-    return time_call(step, device=device, repeats=repeats, warmup=3)
 
 
 def throughput(device: torch.device, repeats: int) -> list[dict]:
@@ -95,7 +78,7 @@ def throughput(device: torch.device, repeats: int) -> list[dict]:
     x = torch.randint(0, V, (B, T), generator=g)
     rows = []
     for name, model in families.items():
-        t = _train_step_time(model, x, x.roll(-1, 1), device, repeats)
+        t = time_training_step(model, x, x.roll(-1, 1), device=device, repeats=repeats, warmup=3)
         rows.append({"model": name, "tokens_per_s": B * T / t["median_s"], **t})
     return rows
 

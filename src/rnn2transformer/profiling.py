@@ -169,6 +169,36 @@ def char_lm_pair(width: int, *, vocab_size: int = 65) -> dict[str, nn.Module]:
     return {"LSTM": lstm, "Transformer": transformer}
 
 
+def time_training_step(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    device: torch.device,
+    repeats: int = 3,
+    warmup: int = 1,
+    mixed_precision: bool | str = "auto",
+) -> dict[str, float]:
+    """:func:`time_call` of one real training step (forward, backward, Adam) of
+    ``model(x, y) -> (out, loss)``, set up as :func:`rnn2transformer.train` sets it up on
+    ``device`` (optimizer, precision policy). Adds ``bf16``: whether autocast was on."""
+    from .training import make_optimizer, use_autocast
+
+    model.to(device).train()
+    x, y = x.to(device), y.to(device)
+    opt = make_optimizer("adam", list(model.parameters()), lr=1e-3, device=device)
+    amp = use_autocast(model, device, mixed_precision)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+            _, loss = model(x, y)
+        loss.backward()
+        opt.step()
+
+    return {**time_call(step, device=device, repeats=repeats, warmup=warmup), "bf16": amp}
+
+
 def training_throughput(
     model: nn.Module,
     *,
@@ -180,31 +210,17 @@ def training_throughput(
     warmup: int = 1,
     mixed_precision: bool | str = "auto",
 ) -> dict[str, float]:
-    """Tokens per second of real training steps of a language model (forward, backward, Adam
-    as :func:`rnn2transformer.train` sets it up on ``device``) on random token batches of
-    ``tokens_per_step // length`` sequences of ``length``."""
-    from .training import make_optimizer, use_autocast
-
+    """Tokens per second of :func:`time_training_step` for a language model on random token
+    batches of ``tokens_per_step // length`` sequences of ``length``."""
     check_int("length", length, minimum=1)
     check_int("tokens_per_step", tokens_per_step, minimum=length)
     batch = tokens_per_step // length
-    model.to(device).train()
-    opt = make_optimizer("adam", list(model.parameters()), lr=1e-3, device=device)
-    amp = use_autocast(model, device, mixed_precision)
     g = torch.Generator().manual_seed(0)
-    x = torch.randint(0, vocab_size, (batch, length + 1), generator=g).to(device)
-    inputs, targets = x[:, :-1], x[:, 1:]
-
-    def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-            _, loss = model(inputs, targets)
-        loss.backward()
-        opt.step()
-
-    timing = time_call(step, device=device, repeats=repeats, warmup=warmup)
+    x = torch.randint(0, vocab_size, (batch, length + 1), generator=g)
+    timing = time_training_step(model, x[:, :-1], x[:, 1:], device=device, repeats=repeats,
+                                warmup=warmup, mixed_precision=mixed_precision)
     return {"tokens_per_s": batch * length / timing["median_s"], "ms_per_step":
-            1000 * timing["median_s"], "batch": batch, "bf16": amp}
+            1000 * timing["median_s"], "batch": batch, "bf16": timing["bf16"]}
 
 
 def parallelism_sweep(
