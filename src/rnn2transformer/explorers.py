@@ -19,6 +19,7 @@ import torch
 from IPython.display import display
 
 from .attention import attention
+from .device import get_device
 from .lstm import LSTM
 from .mlp import ACTIVATIONS, INITS, MLP, MLPConfig, gradient_by_layer
 from .rnn import NONLINEARITIES, RNN, gradient_probe, spectral_matrix
@@ -281,6 +282,135 @@ class PositionsExplorer(Explorer):
         )
 
 
+class NgramExplorer(Explorer):
+    """The order n and the vocabulary of an n-gram model -> how many test n-grams are new."""
+
+    def __init__(self) -> None:
+        from .corpus import load_shakespeare, split_by_position
+        from .tokenizers import word_tokens
+
+        tokens = word_tokens(load_shakespeare())
+        self.train_tokens, self.test_tokens = split_by_position(tokens, val_fraction=0.1)
+        counts: dict[str, int] = {}
+        for token in self.train_tokens:
+            counts[token] = counts.get(token, 0) + 1
+        self.by_frequency = sorted(counts, key=lambda t: (-counts[t], t))
+        super().__init__({
+            "n": widgets.IntSlider(value=2, min=1, max=6, description="n"),
+            "vocabulary": widgets.Dropdown(options=[100, 1000, 10000, len(self.by_frequency)],
+                                           value=len(self.by_frequency),
+                                           description="vocabulary"),
+        })
+
+    def compute(self, n: int, vocabulary: int) -> pd.DataFrame:
+        from .bow import ngram_growth
+
+        kept = set(self.by_frequency[:vocabulary])
+
+        def cut(tokens: list[str]) -> list[str]:  # words outside the vocabulary become <unk>
+            return [t if t in kept else "<unk>" for t in tokens]
+
+        return ngram_growth(cut(self.train_tokens), cut(self.test_tokens), range(1, n + 1))
+
+    def summarize(self, result: pd.DataFrame) -> str:
+        last = result.iloc[-1]
+        return (f"n = {int(last.n)}: {100 * last.unseen_test_share:.1f}% of the test text's "
+                f"n-grams never occur in training; {int(last.distinct_seen):,} distinct seen of "
+                f"{last.possible:.2g} possible")
+
+    def chart(self):
+        import altair as alt
+
+        return (
+            alt.Chart(self.result).mark_bar()
+            .encode(x="n:O", y=alt.Y("unseen_test_share:Q", scale=alt.Scale(domain=[0, 1]),
+                                     title="share of test n-grams unseen"))
+            .properties(width=420, height=200)
+        )
+
+
+class FreezingExplorer(Explorer):
+    """Freeze the first k parts of a model -> trainable parameters and the time of a step."""
+
+    def __init__(self, *, width: int = 64, length: int = 128, batch: int = 16) -> None:
+        self.width, self.length, self.batch = width, length, batch
+        super().__init__({
+            "family": widgets.Dropdown(options=["Transformer", "LSTM"], value="Transformer",
+                                       description="family"),
+            "frozen": widgets.IntSlider(value=0, min=0, max=2, description="frozen parts"),
+        })
+
+    def compute(self, family: str, frozen: int) -> pd.DataFrame:
+        from .profiling import char_lm_pair, time_training_step
+        from .training import count_parameters
+        from .transfer import freeze, stages
+
+        torch.manual_seed(0)
+        model = char_lm_pair(self.width)[family]
+        if frozen:
+            freeze(model, depth=frozen)
+        g = torch.Generator().manual_seed(0)
+        x = torch.randint(0, 65, (self.batch, self.length + 1), generator=g)
+        self.device = get_device()
+        self.step_ms = 1000 * time_training_step(model, x[:, :-1], x[:, 1:],
+                                                 device=self.device)["median_s"]
+        self.trainable = count_parameters(model, trainable_only=True)
+        return pd.DataFrame([{"part": name, "parameters": count_parameters(part),
+                              "trainable": count_parameters(part, trainable_only=True)}
+                             for name, part in stages(model)])
+
+    def summarize(self, result: pd.DataFrame) -> str:
+        return (f"{self.trainable:,} of {int(result.parameters.sum()):,} parameters trainable; "
+                f"one training step takes {self.step_ms:.1f} ms on {self.device}")
+
+    def chart(self):
+        import altair as alt
+
+        long = self.result.melt("part", ["parameters", "trainable"], var_name="kind",
+                                value_name="count")
+        return (
+            alt.Chart(long).mark_bar()
+            .encode(x=alt.X("part:N", sort=None), y="count:Q", xOffset="kind:N", color="kind:N")
+            .properties(width=420, height=200)
+        )
+
+
+class StreamingExplorer(Explorer):
+    """Generate one more token after p tokens: the LSTM's fixed state against the growing
+    key/value cache of a Transformer of the same size."""
+
+    def __init__(self) -> None:
+        super().__init__({
+            "width": widgets.Dropdown(options=[32, 64, 128], value=64, description="width"),
+            "position": widgets.Dropdown(options=[16, 64, 256, 1024], value=256,
+                                         description="tokens so far"),
+        })
+
+    def compute(self, width: int, position: int) -> pd.DataFrame:
+        from .profiling import char_lm_pair
+        from .sampling import streaming_cost
+
+        torch.manual_seed(0)
+        rows = [streaming_cost(model, positions=[position], vocab_size=65, repeats=5)
+                .assign(model=name) for name, model in char_lm_pair(width).items()]
+        return pd.concat(rows, ignore_index=True).assign(state_kb=lambda t: t.state_bytes / 1024)
+
+    def summarize(self, result: pd.DataFrame) -> str:
+        parts = [f"{r.model}: {r.ms_per_token:.2f} ms, {r.state_kb:,.1f} KB carried"
+                 for r in result.itertuples()]
+        return f"next token after {int(result.position.iloc[0])}: " + "; ".join(parts)
+
+    def chart(self):
+        import altair as alt
+
+        return (
+            alt.Chart(self.result).mark_bar()
+            .encode(x="model:N", y=alt.Y("state_kb:Q", title="state carried (KB)"),
+                    color="model:N")
+            .properties(width=420, height=200)
+        )
+
+
 def gradient_explorer(**kwargs: object) -> GradientExplorer:
     """Chapter 1's live explorer (see :class:`GradientExplorer`)."""
     return GradientExplorer(**kwargs)
@@ -306,12 +436,30 @@ def positions_explorer(**kwargs: object) -> PositionsExplorer:
     return PositionsExplorer(**kwargs)
 
 
+def ngram_explorer(**kwargs: object) -> NgramExplorer:
+    """Chapter 2's live explorer (see :class:`NgramExplorer`)."""
+    return NgramExplorer(**kwargs)
+
+
+def freezing_explorer(**kwargs: object) -> FreezingExplorer:
+    """Chapter 7's live explorer (see :class:`FreezingExplorer`)."""
+    return FreezingExplorer(**kwargs)
+
+
+def streaming_explorer(**kwargs: object) -> StreamingExplorer:
+    """Chapter 8's live explorer (see :class:`StreamingExplorer`)."""
+    return StreamingExplorer(**kwargs)
+
+
 # Every live explorer, by the chapter that shows it: the launched-notebook tests drive each one
 # through the widget API, so a new explorer is tested once it is listed here.
 EXPLORERS = {
     "01_neural_networks": gradient_explorer,
+    "02_sequences_bag_of_words": ngram_explorer,
     "03_recurrent_networks": recurrent_gradient_explorer,
     "04_lstm": forget_gate_explorer,
     "05_attention": attention_scaling_explorer,
     "06_transformer": positions_explorer,
+    "07_transfer_learning": freezing_explorer,
+    "08_is_lstm_dead": streaming_explorer,
 }

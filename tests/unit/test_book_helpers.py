@@ -102,3 +102,38 @@ def test_a_self_check_shows_one_line_and_no_stray_value(capsys):
     # as a cell's last expression it adds no output (a bare bool would print `True`)
     assert DisplayFormatter().format(result) == ({}, {})
     assert DisplayFormatter().format(True)[0] == {"text/plain": "True"}
+
+
+def test_ngram_explorer_counts_more_unseen_ngrams_for_longer_orders():
+    from rnn2transformer.explorers import ngram_explorer
+
+    explorer = ngram_explorer()
+    explorer.controls["n"].value = 4
+    shares = explorer.result.unseen_test_share.tolist()
+    assert len(shares) == 4 and shares == sorted(shares)  # longer n-grams are rarer
+    full = shares[-1]
+    explorer.controls["vocabulary"].value = 100
+    assert explorer.result.unseen_test_share.iloc[-1] < full  # <unk> makes n-grams familiar
+
+
+def test_freezing_explorer_counts_what_freezing_leaves_trainable():
+    from rnn2transformer.explorers import freezing_explorer
+
+    explorer = freezing_explorer(length=16, batch=2)
+    everything = explorer.trainable
+    assert everything == int(explorer.result.parameters.sum())
+    explorer.controls["frozen"].value = 2
+    frozen = explorer.result.iloc[:2]
+    assert (frozen.trainable == 0).all() and explorer.trainable < everything
+    explorer.controls["family"].value = "LSTM"
+    assert list(explorer.result.part) == ["embed", "rnn", "head"]
+
+
+def test_streaming_explorer_carries_a_fixed_state_for_the_lstm_only():
+    from rnn2transformer.explorers import streaming_explorer
+
+    explorer = streaming_explorer()
+    kb = explorer.result.set_index("model").state_kb
+    explorer.controls["position"].value = 1024
+    longer = explorer.result.set_index("model").state_kb
+    assert longer["LSTM"] == kb["LSTM"] and longer["Transformer"] > 3 * kb["Transformer"]
