@@ -71,7 +71,7 @@ def frontier_crossings(front: pd.DataFrame, first: str, second: str) -> dict[str
     lead = np.sign((b[shared] - a[shared]).to_numpy())  # +1 where `first` has the lower loss
     changes = [float(np.sqrt(shared[i] * shared[i + 1])) for i in range(len(shared) - 1)
                if lead[i] != lead[i + 1] and lead[i] != 0 and lead[i + 1] != 0]
-    name = {1.0: first, -1.0: second, 0.0: "neither"}
+    name = {1.0: f"the {first}", -1.0: f"the {second}", 0.0: "neither"}
     start, end = name[float(lead[0])], name[float(lead[-1])]
     if not changes:
         sentence = (f"the curves do not cross: {start} has the lower loss at every compute both "
@@ -81,5 +81,6 @@ def frontier_crossings(front: pd.DataFrame, first: str, second: str) -> dict[str
         sentence = (f"the curves cross at about {where} FLOPs: {start} has the lower loss at "
                     f"small compute and {end} at the largest compute both reached "
                     f"({shared[-1]:.1e} FLOPs)")
-    return {"crossings": changes, "leader_small": start, "leader_large": end,
+    plain = {f"the {first}": first, f"the {second}": second, "neither": "neither"}
+    return {"crossings": changes, "leader_small": plain[start], "leader_large": plain[end],
             "sentence": sentence}
