@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -190,6 +191,23 @@ def loss_by_position(
     model.train(was_training)
     return pd.DataFrame({"position": range(x_all.shape[1]),
                          "loss": (total / len(x_all)).cpu().numpy()})
+
+
+def context_that_helps(by_position: pd.DataFrame, *, within: float = 0.02) -> int:
+    """How many tokens of context still lower a model's loss, read from
+    :func:`loss_by_position`: positions are grouped in doubling bins (1, 2-3, 4-7, ... tokens
+    seen), and this is the start of the first bin from which every later bin's mean loss stays
+    within ``within`` (a fraction) of the last bin's. Bins average away the noise of single
+    positions; the last bin is the level the model reaches with all the context it has."""
+    if not isinstance(by_position, pd.DataFrame) or not {"position", "loss"} <= set(by_position):
+        raise ValueError("by_position must be a loss_by_position table (position, loss)")
+    check_float("within", within, minimum=0.0)
+    seen = by_position.position.to_numpy() + 1  # tokens of context at each position
+    bins = pd.Series(by_position.loss.to_numpy()).groupby(np.floor(np.log2(seen)).astype(int))
+    means = bins.mean()
+    above = means.to_numpy() > means.iloc[-1] * (1 + within)
+    first_flat = int(np.nonzero(above)[0].max() + 1) if above.any() else 0
+    return int(2 ** means.index[first_flat])
 
 
 @torch.no_grad()

@@ -338,3 +338,21 @@ def test_shuffling_distant_context_costs_a_model_that_uses_it_and_not_one_that_d
     assert abs(ignores["cost"]) < 1e-9
     with pytest.raises(ValueError, match="score_last <= keep_last < T"):
         shuffled_context_loss(Uniform(), (x, y), keep_last=12, score_last=2)
+
+
+def test_context_that_helps_reads_where_the_loss_levels_off():
+    import numpy as np
+    import pandas as pd
+
+    from rnn2transformer.training import context_that_helps
+
+    positions = np.arange(256)
+    # loss falls until 32 tokens of context, then stays flat (with noise far below 2%)
+    loss = np.where(positions + 1 < 32, 3.0 - np.log2(positions + 1) * 0.2, 2.0)
+    loss = loss + np.random.default_rng(0).normal(0, 0.005, 256)
+    table = pd.DataFrame({"position": positions, "loss": loss})
+    assert context_that_helps(table) == 32
+    flat = pd.DataFrame({"position": positions, "loss": np.full(256, 2.0)})
+    assert context_that_helps(flat) == 1  # no context helps: the first bin is already level
+    with pytest.raises(ValueError, match="loss_by_position table"):
+        context_that_helps(pd.DataFrame({"x": [1]}))
