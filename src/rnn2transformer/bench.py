@@ -12,7 +12,9 @@ Measures on the current device, with warm-up and repeats (median and spread):
    equal parameter count over widths and lengths (chapter 6 runs the same sweep, smaller);
 5. on CUDA, the precision policy's evidence: the same training step in float32 (TF32 products)
    and under bf16 autocast, at growing model size;
-6. each chapter's execution time and the last cold and warm book builds (read from ``_build``).
+6. each chapter's execution time and the last cold and warm book builds (read from ``_build``);
+   with ``--chapters default,full`` (what ``make bench`` asks for on CUDA) it also executes
+   every chapter notebook at each scale named and records the seconds.
 
 Writes ``benchmarks/results/<device>.json`` and ``benchmarks/results/<device>.md`` and checks the
 budgets: cold build <= 600 s, warm build <= 30 s, every chapter <= 150 s, fast paths within
@@ -211,6 +213,47 @@ def precision(device: torch.device, repeats: int, quick: bool) -> list[dict]:
     return rows
 
 
+def chapter_times(notebooks: list[Path], scales: list[str], *, timeout: int = 3600) -> dict:
+    """Execute each notebook at each ``RNN2T_SCALE`` and return ``{scale: {name: seconds}}``.
+
+    Each run is a fresh kernel with ``RNN2T_SCALE`` set, in the notebook's folder (as the book
+    build runs it). A run that fails records its error instead of a time.
+    """
+    import os
+    import time
+
+    import nbclient
+    import nbformat
+
+    from .book import ENV_SCALE, SCALES
+
+    for name in scales:
+        if name not in SCALES:
+            raise ValueError(f"scales must be among {list(SCALES)}, got {name!r}")
+    results: dict = {}
+    previous = os.environ.get(ENV_SCALE)
+    try:
+        for name in scales:
+            os.environ[ENV_SCALE] = name  # the kernel inherits the environment
+            results[name] = {}
+            for path in notebooks:
+                nb = nbformat.read(path, as_version=4)
+                started = time.perf_counter()
+                try:
+                    nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                            resources={"metadata": {"path": str(path.parent)}}
+                                            ).execute()
+                    results[name][path.name] = time.perf_counter() - started
+                except Exception as error:  # report it in the results, keep measuring
+                    results[name][path.name] = f"failed: {type(error).__name__}"
+    finally:
+        if previous is None:
+            os.environ.pop(ENV_SCALE, None)
+        else:
+            os.environ[ENV_SCALE] = previous
+    return results
+
+
 def build_times(build_dir: Path) -> dict:
     """Chapter execution times and the last cold/warm builds, if the book has been built."""
     result: dict = {"chapters_s": {}, "cold_build_s": None, "warm_build_s": None}
@@ -290,6 +333,12 @@ def markdown(report: dict) -> str:
         peak = "-" if r["peak_bytes"] != r["peak_bytes"] else f"{r['peak_bytes'] / 1e6:.1f}"
         lines.append(f"| {r['n']} | {r['model']} | {1000 * r['median_s']:.2f} | "
                      f"{r['saved_bytes'] / 1e6:.1f} | {peak} |")
+    for scale_name, times in report.get("chapters_by_scale", {}).items():
+        lines += ["", f"## Chapter notebooks at RNN2T_SCALE={scale_name}", "",
+                  "| chapter | seconds |", "|---|---|"]
+        for name, seconds in times.items():
+            shown = f"{seconds:.1f}" if isinstance(seconds, float) else seconds
+            lines.append(f"| {name} | {shown} |")
     if report["builds"]["chapters_s"]:
         lines += ["", "## Chapter execution times", "", "| chapter | seconds |", "|---|---|"]
         for name, seconds in report["builds"]["chapters_s"].items():
@@ -298,7 +347,8 @@ def markdown(report: dict) -> str:
 
 
 def run(*, repeats: int = 15, quick: bool = False, out_dir: Path = Path("benchmarks/results"),
-        build_dir: Path = Path("_build")) -> dict:
+        build_dir: Path = Path("_build"), chapters: list[str] | None = None,
+        chapter_dir: Path = Path("chapters")) -> dict:
     device = get_device()
     set_seed(0)
     lengths = [16, 64, 256] if quick else [16, 32, 64, 128, 256, 512, 1024, 2048]
@@ -319,6 +369,9 @@ def run(*, repeats: int = 15, quick: bool = False, out_dir: Path = Path("benchma
         "precision": precision(device, repeats, quick),
         "builds": build_times(build_dir),
     }
+    if chapters:  # chapter notebooks at each scale asked for (slow: the whole book per scale)
+        report["chapters_by_scale"] = chapter_times(sorted(chapter_dir.glob("*.ipynb")),
+                                                    chapters)
     report["budgets"] = check_budgets(report)
     out_dir.mkdir(parents=True, exist_ok=True)
     slug = device_slug(device)
@@ -333,9 +386,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer lengths (for tests)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--build-dir", type=Path, default=Path("_build"))
+    parser.add_argument("--chapters", default="",
+                        help="also execute every chapter at these scales, e.g. default,full")
     args = parser.parse_args(argv)
     report = run(repeats=args.repeats, quick=args.quick, out_dir=args.out,
-                 build_dir=args.build_dir)
+                 build_dir=args.build_dir,
+                 chapters=[s for s in args.chapters.split(",") if s] or None)
     print(markdown(report))
     return 0
 

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from rnn2transformer import bench
 
 
@@ -37,3 +39,20 @@ def test_missing_build_information_is_reported_as_not_measured(tmp_path):
     report = {"builds": bench.build_times(tmp_path), "comparisons": []}
     checks = bench.check_budgets(report)
     assert all(c["holds"] is None for c in checks)
+
+
+def test_chapter_times_execute_each_notebook_at_each_scale(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os\nassert os.environ['RNN2T_SCALE'] in ('smoke', 'default')")])
+    nbformat.write(notebook, tmp_path / "ok.ipynb")
+    failing = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")])
+    nbformat.write(failing, tmp_path / "bad.ipynb")
+    times = bench.chapter_times([tmp_path / "ok.ipynb", tmp_path / "bad.ipynb"],
+                                ["smoke", "default"], timeout=60)
+    assert set(times) == {"smoke", "default"}
+    assert all(isinstance(times[s]["ok.ipynb"], float) for s in times)
+    assert times["smoke"]["bad.ipynb"] == "failed: CellExecutionError"
+    with pytest.raises(ValueError, match="scales must be among"):
+        bench.chapter_times([], ["huge"])
