@@ -268,12 +268,12 @@ def where_transformer_leads(sweep: pd.DataFrame) -> dict[str, object]:
                     f"{best[0]} and length {best[1]} ({ratio.max():.2f} times the LSTM's rate)")
     elif k == n:
         sentence = (f"the Transformer trains more tokens per second than the LSTM in every one "
-                    f"of the {n} settings measured, up to {ratio.max():.1f} times as many (width "
+                    f"of the {n} settings measured, up to {ratio.max():.2f} times as many (width "
                     f"{best[0]}, length {best[1]})")
     else:
         where = ", ".join(f"width {w} and length {t}" for w, t in leads.index)
         sentence = (f"the Transformer trains more tokens per second than the LSTM in {k} of the "
-                    f"{n} settings measured ({where}), up to {ratio.max():.1f} times as many; "
+                    f"{n} settings measured ({where}), up to {ratio.max():.2f} times as many; "
                     f"in the others the LSTM is ahead")
     return {"ratio": ratio, "settings": n, "leads": k, "best_ratio": float(ratio.max()),
             "best_width": int(best[0]), "best_length": int(best[1]), "sentence": sentence}
