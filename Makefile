@@ -20,7 +20,7 @@ PDF_BUILD := _build/pdf
 SRC_FILES := $(filter-out %/bench.py %/buildinfo.py,\
 	$(shell find src -name '*.py' -not -path '*/__pycache__/*')) pyproject.toml
 
-.PHONY: help setup book pdf texlive bench test unit site-test notebook-test pdf-test lint serve \
+.PHONY: help setup book pdf texlive bench torchrun test unit site-test notebook-test pdf-test lint serve \
 	notebooks lock vendor-js clean
 
 help:
@@ -29,6 +29,7 @@ help:
 	@echo "make pdf    - the book as one PDF, _build/book.pdf (installs Debian's TeX Live if needed)"
 	@echo "make serve  - preview _build/html on http://127.0.0.1:$(PORT)"
 	@echo "make bench  - measure speed and memory, write benchmarks/results/<device>.json"
+	@echo "make torchrun - chapter 1's training data-parallel on two CPU processes (torchrun)"
 	@echo "make notebooks - regenerate chapters/*.ipynb from chapters/*.md (jupytext)"
 	@echo "make lock   - re-resolve requirements.in into the pinned requirements.txt"
 	@echo "make vendor-js - refresh the chart and math JavaScript the site serves itself"
@@ -114,6 +115,13 @@ serve:
 	$(BIN)/python -m http.server --bind 127.0.0.1 --directory _build/html $(PORT)
 
 # --- tests ---
+# --- data parallelism: the unchanged training loop under torchrun (book/distributed.md) ---
+# Two processes on the CPU with the gloo backend; GLOO_SOCKET_IFNAME=lo binds gloo to the
+# loopback interface, which containers need when their host name does not resolve.
+torchrun: setup
+	GLOO_SOCKET_IFNAME=$${GLOO_SOCKET_IFNAME:-lo} $(BIN)/torchrun --standalone --nproc_per_node=2 \
+	  -m rnn2transformer.torchrun_example
+
 lint: setup
 	$(BIN)/ruff check src tests
 

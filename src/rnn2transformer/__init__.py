@@ -22,7 +22,7 @@ chapter prints, glue), :mod:`.synthetic` (data sets the package generates), :mod
 shipped Shakespeare corpus and tasks built from it), :mod:`.tokenizers` (vocabulary, character and
 word tokenisers), :mod:`.exercises` (self-check cells), :mod:`.explorers` (live ipywidgets),
 :mod:`.profiling` (timing, memory, the equal-size throughput sweep), :mod:`.scaling` (loss
-against training compute).
+against training compute), :mod:`.distributed` (the same loop data-parallel under ``torchrun``).
 
 Model families, one file each: :mod:`.mlp` (multilayer perceptrons), :mod:`.bow` (bag-of-words and
 n-gram classifiers).

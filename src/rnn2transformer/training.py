@@ -10,6 +10,9 @@ details that matter for honest comparisons live in one place:
   (the precision policy, :func:`use_autocast`), Adam runs as one fused kernel, the package's
   batch functions draw on the GPU, and losses are summed on the device, so the loop never waits
   for the GPU between evaluations;
+* under ``torchrun`` (a process group, :mod:`.distributed`) the same call trains data-parallel:
+  ``batch_size`` is the global batch, each rank takes its share, gradients are averaged, and
+  rank 0 evaluates and writes the checkpoints;
 * a checkpoint file makes a run resumable: an interrupted run started again with the same
   arguments ends with exactly the weights an uninterrupted one would have (model, optimizer,
   random-number states and running sums are all saved). A checkpoint that cannot be read is
@@ -20,6 +23,7 @@ Models must follow the package convention ``forward(x, targets) -> (out, loss)``
 
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import time
@@ -35,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import distributed
 from ._checks import check_choice, check_float, check_int
 from .book import current_scale
 from .device import get_device
@@ -65,6 +70,16 @@ def progress_enabled(progress: bool | None = None) -> bool:
 
 def _check_data(name: str, data: Any) -> None:
     if callable(data):
+        try:
+            inspect.signature(data).bind(torch.Generator())
+        except TypeError:
+            raise TypeError(
+                f"{name} as a function must take one argument, the torch.Generator it draws "
+                f"from (generator -> (inputs, targets)); {getattr(data, '__name__', data)!r} "
+                f"has the signature {inspect.signature(data)}"
+            ) from None
+        except ValueError:  # a builtin without a signature: it is called and may fail then
+            pass
         return
     if not (isinstance(data, tuple | list) and len(data) == 2):
         raise TypeError(
@@ -303,14 +318,16 @@ def train(
             that draws one batch (then ``steps`` is required).
         val_data: ``(inputs, targets)`` evaluated every ``eval_every`` steps.
         steps, epochs: how long to train; give exactly one (epochs only with tensors).
-        batch_size: examples per step when ``train_data`` is a pair of tensors.
+        batch_size: examples per step when ``train_data`` is a pair of tensors (under
+            ``torchrun``: the global batch, shared by the ranks).
         lr, optimizer, momentum, weight_decay: the optimizer (adam, adamw, sgd, rmsprop).
         warmup_steps, schedule: linear warm-up, then a constant or cosine learning rate.
         clip_grad_norm: clip the global gradient norm to this value (None: no clipping).
             The history's ``grad_norm`` column is the norm *before* clipping.
         eval_every: steps between history rows (default: about 20 rows per run).
         metrics: ``name -> fn(out, targets)`` evaluated on ``val_data``.
-        callback: ``fn(step, model)`` called after each evaluation (snapshots, plots).
+        callback: ``fn(step, model)`` called after each evaluation (snapshots, plots); on
+            rank 0 only under ``torchrun``.
         stop_when: ``fn(row) -> bool`` on each new history row; True ends training there
             (for "steps until the loss first drops below x" experiments).
         device: where to train (default :func:`get_device`).
@@ -369,6 +386,13 @@ def train(
             raise TypeError(f"metrics[{name!r}] must be a function (out, targets) -> float")
 
     device = get_device(device) if not isinstance(device, torch.device) else device
+    here = distributed.setup(device)  # rank 0 of 1 unless torchrun started this process
+    if here.distributed:
+        if device.type == "cuda" and device.index is None:  # one device per process
+            device = torch.device("cuda", here.local_rank)
+        distributed.check_split(
+            batch_size, None if callable(train_data) else len(train_data[0]), here.size
+        )
     model.to(device)
     use_amp = use_autocast(model, device, mixed_precision)
     if device.type == "cuda":  # float32 matrix products on tensor cores (TF32)
@@ -386,7 +410,12 @@ def train(
         y_train = train_data[1].to(device)
     # A batch function marked with synthetic.draws_on_device draws where training happens.
     on_device = callable(train_data) and getattr(train_data, "draws_on_device", False)
-    data_generator = torch.Generator(device=device if on_device else "cpu").manual_seed(seed)
+    # Each rank draws its own batches; rank 0 (and a single process) from `seed` itself.
+    data_generator = torch.Generator(device=device if on_device else "cpu").manual_seed(
+        distributed.rank_seed(seed, here.rank))
+    # The module that trains: the model, or its data-parallel wrapper under torchrun.
+    # Evaluation and checkpoints use the model itself (they run on rank 0 alone).
+    net = distributed.wrap(model, device) if here.distributed else model
 
     # What must match for a checkpoint to be resumed.
     fingerprint = {
@@ -398,6 +427,8 @@ def train(
         "n_params": sum(p.numel() for p in model.parameters()),
         "architecture": repr(model),  # layer types and sizes, so a changed model retrains
     }
+    if here.distributed:  # each rank's batches depend on how many ranks share them
+        fingerprint["world_size"] = here.size
     path = Path(checkpoint) if checkpoint is not None else None
     state = _load_checkpoint(path, fingerprint) if path is not None else None
 
@@ -405,34 +436,45 @@ def train(
     loss_sum = torch.zeros((), device=device)
     grad_sum = torch.zeros((), device=device)
     n_since_eval = 0
+    def rank_state() -> dict:
+        # what differs between ranks: their random streams and their running sums
+        return {
+            "data_rng": data_generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            "loss_sum": float(loss_sum),
+            "grad_sum": float(grad_sum),
+        }
+
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        data_generator.set_state(state["data_rng"])
-        torch.set_rng_state(state["torch_rng"])
-        if device.type == "cuda" and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(state["cuda_rng"], device)
+        mine = state["ranks"][here.rank] if here.distributed else state
+        data_generator.set_state(mine["data_rng"])
+        torch.set_rng_state(mine["torch_rng"])
+        if device.type == "cuda" and mine.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(mine["cuda_rng"], device)
         start_step = state["step"]
         history = state["history"]
         elapsed_before = state["elapsed_s"]
-        loss_sum += state["loss_sum"]
-        grad_sum += state["grad_sum"]
+        loss_sum += mine["loss_sum"]
+        grad_sum += mine["grad_sum"]
         n_since_eval = state["n_since_eval"]
 
     def save(step: int, elapsed: float) -> None:
+        ranks = distributed.gather_to_main(rank_state()) if here.distributed else None
+        if not here.is_main:
+            return
         _save_atomically(
             {
                 "fingerprint": fingerprint,
                 "model": model.state_dict(),
                 "optimizer": opt.state_dict(),
-                "data_rng": data_generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                **rank_state(),
+                "ranks": ranks,
                 "step": step,
                 "history": history,
                 "elapsed_s": elapsed,
-                "loss_sum": float(loss_sum),
-                "grad_sum": float(grad_sum),
                 "n_since_eval": n_since_eval,
             },
             path,
@@ -456,13 +498,26 @@ def train(
             permutation = torch.randperm(len(x_train), generator=g).to(device)
             permutation_epoch = epoch
         index = permutation[position * batch_size : (position + 1) * batch_size]
+        if here.distributed:  # this rank's share of the global batch
+            index = index[distributed.share_of_batch(len(index), here.size, here.rank)]
         return x_train[index], y_train[index]
+
+    def loss_weight(step: int) -> float:
+        # Under torchrun the wrapper averages gradients over ranks. Ranks hold equal shares of
+        # a batch except, perhaps, in an epoch's last batch; weighting each rank's mean loss
+        # by its share makes that average the mean over the global batch, as in one process.
+        if not here.distributed or callable(train_data):
+            return 1.0
+        position = step % steps_per_epoch
+        n = min(batch_size, len(x_train) - position * batch_size)
+        share = distributed.share_of_batch(n, here.size, here.rank)
+        return (share.stop - share.start) * here.size / n
 
     model.train()
     bar = tqdm(
         total=total_steps,
         initial=start_step,
-        disable=not progress_enabled(progress),
+        disable=not (progress_enabled(progress) and here.is_main),
         desc="train",
         leave=False,
     )
@@ -477,7 +532,9 @@ def train(
                 group["lr"] = current_lr
             x, y = next_batch(step)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-                _, loss = model(x, y)
+                _, loss = net(x, y)
+            if here.distributed:
+                loss = loss * loss_weight(step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             # The norm before clipping is recorded: it is what the gradient chapters plot.
@@ -492,6 +549,8 @@ def train(
             bar.update(1)
 
             if step % eval_every == 0 or step == total_steps:
+                distributed.mean_over_ranks(loss_sum)  # the global batches' mean loss
+                distributed.mean_over_ranks(grad_sum)
                 row: dict[str, float] = {
                     "step": step,
                     "epoch": step / steps_per_epoch if steps_per_epoch else float("nan"),
@@ -502,15 +561,16 @@ def train(
                 loss_sum.zero_()
                 grad_sum.zero_()
                 n_since_eval = 0
-                if val_data is not None:
+                if val_data is not None and here.is_main:
                     scores = evaluate(model, val_data, metrics=metrics, device=device)
                     row["val_loss"] = scores.pop("loss")
                     row.update(scores)
                     model.train()
                 row["elapsed_s"] = elapsed_before + time.perf_counter() - started
+                row = distributed.from_main(row)  # every rank keeps rank 0's row
                 history.append(row)
                 bar.set_postfix(loss=f"{row['train_loss']:.4f}")
-                if callback is not None:
+                if callback is not None and here.is_main:
                     callback(step, model)
                     model.train()
                 if stop_on_nan and not math.isfinite(row["train_loss"]):
