@@ -20,7 +20,7 @@ PDF_BUILD := _build/pdf
 SRC_FILES := $(filter-out %/bench.py %/buildinfo.py,\
 	$(shell find src -name '*.py' -not -path '*/__pycache__/*')) pyproject.toml
 
-.PHONY: help setup book pdf texlive bench torchrun test unit site-test notebook-test pdf-test lint serve \
+.PHONY: help setup book pdf texlive bench torchrun test unit site-test notebook-test exercise-test pdf-test lint serve \
 	notebooks lock vendor-js clean
 
 help:
@@ -70,7 +70,13 @@ _build/.static-stamp: $(wildcard book/_static/*.css book/_static/*.js)
 	mkdir -p _build
 	touch $@
 
-book: setup _build/.package-stamp _build/.bench-stamp _build/.static-stamp
+# "How to study" counts the chapters' exercises and reads their measured times: it is re-read
+# when a chapter, the table of contents or a results file changes.
+_build/.study-stamp: $(wildcard chapters/*.md benchmarks/results/*.json) _toc.yml
+	mkdir -p _build
+	touch book/how-to-study.md $@
+
+book: setup _build/.package-stamp _build/.bench-stamp _build/.study-stamp _build/.static-stamp
 	@start=$$(date +%s.%N); \
 	$(BOOK_ENV) $(BIN)/jupyter-book build . $(BUILD_FLAGS) 2>&1 | tee _build/last-build.log; \
 	$(BIN)/python -m rnn2transformer.buildinfo _build --record _build/last-build.log \
@@ -136,11 +142,16 @@ site-test: setup
 notebook-test: setup
 	$(BIN)/python -m pytest tests/notebooks -q -s
 
+# Every implement exercise's hidden solution passes its own self-check, and every unfilled
+# placeholder fails it (the chapters run at the smoke scale, with the solutions put in).
+exercise-test: setup
+	$(BIN)/python -m pytest tests/exercises -q
+
 # The PDF's structure: a new page for every chapter, every figure present.
 pdf-test: setup
 	$(BIN)/python -m pytest tests/pdf -q -s
 
-test: lint unit book site-test notebook-test pdf pdf-test
+test: lint unit book site-test notebook-test exercise-test pdf pdf-test
 
 # --- maintenance ---
 notebooks: setup

@@ -1,15 +1,76 @@
-"""Self-check cells: a reader writes a function, the package checks it against a reference.
+"""The book's exercises: the self-check cells and the catalogue of every exercise.
 
+Self-check: a reader writes a function and :func:`check_function` compares it with a reference.
 References are computed (by autograd or by the package's own implementation), never typed-in
 numbers, so a check cannot pass by copying an answer.
+
+Catalogue: :func:`catalogue` finds every exercise of a chapter by its label. Each is a
+``{exercise}`` directive whose title starts with its kind, one of :data:`KINDS`, and whose
+``{solution}`` (hidden behind a toggle) names the same label. An *implement* exercise is
+followed by its self-check cell and its solution holds the code that passes it; the test suite
+runs every such solution through its check, and "How to study with this book" counts them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+KINDS = ("Derive", "Implement", "Experiment", "Read the figure")
+_EXERCISE = re.compile(r"^````\{exercise\}\s+(?P<title>[^\n]*)\n:label:\s+(?P<label>\S+)\n"
+                       r"(?P<body>.*?)^````\s*$", re.S | re.M)
+_SOLUTION = re.compile(r"^````\{solution\}\s+(?P<label>\S+)\n(?P<body>.*?)^````\s*$",
+                       re.S | re.M)
+_CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(?P<body>.*?)^```\s*$", re.S | re.M)
+_PYTHON = re.compile(r"^```python\n(?P<code>.*?)^```\s*$", re.S | re.M)
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of a chapter, as :func:`catalogue` finds it."""
+
+    label: str
+    title: str
+    kind: str | None  # one of KINDS, or None when the title names none
+    text: str  # the exercise's own text
+    solution: str | None  # the body of its {solution} block
+    check: str | None  # the self-check cell that follows an implement exercise
+
+    @property
+    def solution_code(self) -> str | None:
+        """The Python code of the solution (implement exercises), or None."""
+        match = _PYTHON.search(self.solution or "")
+        return match.group("code") if match else None
+
+
+def catalogue(chapter: str | Path) -> list[Exercise]:
+    """Every exercise in the MyST Markdown file ``chapter``, in order."""
+    path = Path(chapter)
+    if path.suffix != ".md" or not path.is_file():
+        raise ValueError(f"chapter must be a chapter's .md file, got {str(chapter)!r}")
+    text = path.read_text()
+    solutions = {m.group("label"): m.group("body") for m in _SOLUTION.finditer(text)}
+    found = list(_EXERCISE.finditer(text))
+    result = []
+    for n, match in enumerate(found):
+        title, label = match.group("title").strip(), match.group("label")
+        kind = next((k for k in KINDS if title.startswith(k + ":")), None)
+        check = None
+        if kind == "Implement":  # the first code cell after the exercise, before the next one
+            until = found[n + 1].start() if n + 1 < len(found) else len(text)
+            cell = _CODE_CELL.search(text, match.end(), until)
+            if cell and "check_function(" in cell.group("body"):
+                lines = cell.group("body").splitlines()
+                while lines and lines[0].startswith(":"):  # cell options (:tags:)
+                    lines.pop(0)
+                check = "\n".join(lines).strip()
+        result.append(Exercise(label, title, kind, match.group("body").strip(),
+                               solutions.get(label), check))
+    return result
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,90 @@
+"""Every implement exercise's solution, run through its own self-check.
+
+Each chapter executes top to bottom at the smoke scale (``RNN2T_SCALE=smoke``) with two extra
+steps after every self-check cell: the unfilled placeholder must have failed with its "Not done
+yet" message, and the solution from the hidden solution block, put in the placeholder's place,
+must pass the same check. A broken or stale solution, or a check that cannot fail, fails here.
+Exercises are found by label (rnn2transformer.exercises.catalogue), so none can be skipped.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import jupytext
+import nbclient
+import nbformat
+import pytest
+
+from rnn2transformer.exercises import catalogue
+
+CHAPTERS = sorted((Path(__file__).parents[2] / "chapters").glob("*.md"))
+
+# Before the chapter's own imports: record every result check_function returns.
+RECORDER = """
+import rnn2transformer.exercises as _exercises
+_check_results = []
+_original_check = _exercises.check_function
+def _recording_check(*args, **kwargs):
+    result = _original_check(*args, **kwargs)
+    _check_results.append(result)
+    return result
+_exercises.check_function = _recording_check
+"""
+
+
+def without_definitions(source: str, names: set[str]) -> str:
+    """``source`` without its top-level ``def``s of ``names``: a self-check cell minus the
+    placeholder that a solution replaces."""
+    drop = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name in names:
+            drop.update(range(node.lineno, node.end_lineno + 1))
+    return "\n".join(line for n, line in enumerate(source.splitlines(), 1) if n not in drop)
+
+
+def with_solution_steps(chapter: Path) -> nbformat.NotebookNode:
+    notebook = jupytext.read(chapter)
+    implement = [e for e in catalogue(chapter) if e.kind == "Implement"]
+    checks = {e.check: e for e in implement}
+    cells, seen = [nbformat.v4.new_code_cell(RECORDER)], set()
+    for cell in notebook.cells:
+        cells.append(cell)
+        exercise = checks.get(cell.source.strip()) if cell.cell_type == "code" else None
+        if exercise is None:
+            continue
+        seen.add(exercise.label)
+        label = exercise.label
+        cells.append(nbformat.v4.new_code_cell(
+            f"assert _check_results and not _check_results[-1].passed and 'Not done yet' in "
+            f"_check_results[-1].message, ('{label}: the placeholder should fail with its Not "
+            f"done yet message', _check_results[-1:])"))
+        code = exercise.solution_code
+        names = {n.name for n in ast.parse(code).body if isinstance(n, ast.FunctionDef)}
+        cells.append(nbformat.v4.new_code_cell(
+            code + "\n\n" + without_definitions(cell.source, names)))
+        cells.append(nbformat.v4.new_code_cell(
+            f"assert _check_results[-1].passed, ('{label}: the solution fails its own check', "
+            f"_check_results[-1].message)"))
+    assert seen == {e.label for e in implement}, f"self-check cells not found: {implement}"
+    notebook.cells = cells
+    return notebook
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_every_solution_passes_its_check_and_every_placeholder_fails(chapter, tmp_path,
+                                                                      monkeypatch):
+    if not any(e.kind == "Implement" for e in catalogue(chapter)):
+        pytest.skip(f"{chapter.name} has no implement exercise")
+    for name, value in [("RNN2T_SCALE", "smoke"), ("RNN2T_DEVICE", "cpu"),
+                        ("RNN2T_BOOK_BUILD", "1"), ("RNN2T_CACHE_DIR", str(tmp_path))]:
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("RNN2T_PACKAGE_SOURCE", raising=False)
+    client = nbclient.NotebookClient(with_solution_steps(chapter), timeout=600,
+                                     kernel_name="python3",
+                                     resources={"metadata": {"path": str(chapter.parent)}})
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as error:
+        pytest.fail(f"{chapter.name}: {str(error)[-2500:]}")
