@@ -24,6 +24,27 @@ def _state_bytes(state: object) -> int:
     return 0
 
 
+def next_token_distribution(
+    logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None
+) -> torch.Tensor:
+    """The distribution a token is sampled from, given a model's ``logits`` (..., V):
+    ``softmax(logits / temperature)``, with every token outside the ``top_k`` most likely set to
+    probability 0 and the rest renormalised when ``top_k`` is given (Fan et al., 2018).
+
+    A temperature below 1 sharpens the distribution towards the most likely token (0 would be
+    greedy decoding), above 1 flattens it towards uniform; top-k cuts the long tail of unlikely
+    tokens, each rare on its own but together likely enough to derail a sample.
+    """
+    check_float("temperature", temperature, minimum=0.0, strict_minimum=True)
+    if top_k is not None:
+        check_int("top_k", top_k, minimum=1)
+    scaled = logits.float() / temperature
+    if top_k is not None and top_k < scaled.shape[-1]:
+        kth = scaled.topk(top_k, dim=-1).values[..., -1:]  # the k-th largest logit
+        scaled = scaled.masked_fill(scaled < kth, float("-inf"))
+    return torch.softmax(scaled, dim=-1)
+
+
 @torch.no_grad()
 def generate(
     model: nn.Module,
@@ -31,14 +52,18 @@ def generate(
     n_tokens: int,
     *,
     temperature: float = 1.0,
+    top_k: int | None = None,
     seed: int = 0,
     use_cache: bool = True,
 ) -> list[int]:
-    """Continue ``prompt`` (token ids) by ``n_tokens`` sampled tokens; returns only the new ids."""
+    """Continue ``prompt`` (token ids) by ``n_tokens`` tokens, each sampled from
+    :func:`next_token_distribution` of the model's last logits; returns only the new ids."""
     if not prompt:
         raise ValueError("prompt must hold at least one token id")
     check_int("n_tokens", n_tokens, minimum=0)
     check_float("temperature", temperature, minimum=0.0, strict_minimum=True)
+    if top_k is not None:
+        check_int("top_k", top_k, minimum=1)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -52,7 +77,8 @@ def generate(
             logits, state = model.forward_cached(x, state)
         else:
             logits, _ = model(x)
-        probs = torch.softmax(logits[0, -1].float() / temperature, dim=-1).cpu()
+        probs = next_token_distribution(logits[0, -1], temperature=temperature,
+                                        top_k=top_k).cpu()
         token = int(torch.multinomial(probs, 1, generator=g))
         ids.append(token)
         new.append(token)

@@ -8,7 +8,8 @@ Pieces, each with the paper's names:
   FFN(x) = max(0, x W_1 + b_1) W_2 + b_2 (a ReLU, as in chapter 1), each wrapped in a residual
   connection and layer normalisation. ``norm_first=False`` is the paper's order
   (x + sublayer, then norm); ``True`` normalises first, which trains more reliably in small
-  budgets. Parameters are laid out as in ``torch.nn.TransformerEncoderLayer`` so weights copy.
+  budgets. ``residual=False`` and ``layer_norm=False`` remove either part, for chapter 6's
+  ablation. Parameters are laid out as in ``torch.nn.TransformerEncoderLayer`` so weights copy.
 * :class:`TransformerModel`: positions + blocks + a readout, for the same tasks as the recurrent
   models: float features or token ids in; one prediction per sequence (mean of the states) or
   per step out; ``causal=True`` for a decoder-only language model.
@@ -65,20 +66,40 @@ def position_shift_matrix(k: int, d_model: int) -> torch.Tensor:
 
 
 class TransformerBlock(nn.Module):
-    """Self-attention and feed-forward sublayers with residuals and layer norms. (B, T, d)."""
+    """Self-attention and feed-forward sublayers with residuals and layer norms. (B, T, d).
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int, *, norm_first: bool = True) -> None:
+    ``norm_first``: pre-norm (True, the package's default) or the paper's post-norm (False).
+    ``residual`` and ``layer_norm``: keep the residual connections and the layer norms (both
+    True except in chapter 6's ablation, which removes one or the other).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, *, norm_first: bool = True,
+                 residual: bool = True, layer_norm: bool = True) -> None:
         super().__init__()
         check_int("d_ff", d_ff, minimum=1)
-        self.norm_first = norm_first
+        self.norm_first, self.residual = norm_first, residual
         self.self_attn = MultiHeadAttention(d_model, n_heads)
         self.linear1 = nn.Linear(d_model, d_ff)  # W_1, b_1
         self.linear2 = nn.Linear(d_ff, d_model)  # W_2, b_2
-        self.norm1 = nn.LayerNorm(d_model)
-        self.norm2 = nn.LayerNorm(d_model)
+        self.norm1 = nn.LayerNorm(d_model) if layer_norm else nn.Identity()
+        self.norm2 = nn.LayerNorm(d_model) if layer_norm else nn.Identity()
 
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear2(torch.relu(self.linear1(x)))  # max(0, x W_1 + b_1) W_2 + b_2
+
+    def around(self, x: torch.Tensor, attend) -> tuple[torch.Tensor, object]:
+        """The block around its attention: ``attend(h) -> (read, extra)`` is self-attention
+        over ``h`` (plain, or with a key/value cache); returns the new ``x`` and ``extra``."""
+        add = (lambda x, f: x + f) if self.residual else (lambda x, f: f)
+        if self.norm_first:
+            read, extra = attend(self.norm1(x))
+            x = add(x, read)  # x + Attention(LN(x))
+            x = add(x, self.feed_forward(self.norm2(x)))  # x + FFN(LN(x))
+        else:
+            read, extra = attend(x)
+            x = self.norm1(add(x, read))  # LN(x + Attention(x))
+            x = self.norm2(add(x, self.feed_forward(x)))  # LN(x + FFN(x))
+        return x, extra
 
     def forward(
         self,
@@ -87,28 +108,14 @@ class TransformerBlock(nn.Module):
         need_weights: bool = False,
         is_causal: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attend = dict(mask=mask, need_weights=need_weights, is_causal=is_causal)
-        if self.norm_first:
-            read, weights = self.self_attn(self.norm1(x), **attend)
-            x = x + read  # x + Attention(LayerNorm(x))
-            x = x + self.feed_forward(self.norm2(x))  # x + FFN(LayerNorm(x))
-        else:
-            read, weights = self.self_attn(x, **attend)
-            x = self.norm1(x + read)  # LayerNorm(x + Attention(x))
-            x = self.norm2(x + self.feed_forward(x))  # LayerNorm(x + FFN(x))
-        return x, weights
+        return self.around(x, lambda h: self.self_attn(
+            h, mask=mask, need_weights=need_weights, is_causal=is_causal))
 
     def forward_cached(
         self, x: torch.Tensor, cache: KVCache | None = None
     ) -> tuple[torch.Tensor, KVCache]:
         """:meth:`forward` for new positions of a causal model, reusing cached keys/values."""
-        if self.norm_first:
-            read, cache = self.self_attn.forward_cached(self.norm1(x), cache)
-            x = x + read
-            return x + self.feed_forward(self.norm2(x)), cache
-        read, cache = self.self_attn.forward_cached(x, cache)
-        x = self.norm1(x + read)
-        return self.norm2(x + self.feed_forward(x)), cache
+        return self.around(x, lambda h: self.self_attn.forward_cached(h, cache))
 
 
 def copy_block_weights(source: nn.Module, target: nn.Module) -> None:
@@ -138,6 +145,8 @@ class TransformerConfig:
     readout: str = "mean"  # "mean": one prediction per sequence; "all": one per step
     loss: str = "mse"  # "mse" or "cross_entropy"
     norm_first: bool = True  # pre-norm blocks (False: the paper's post-norm)
+    residual: bool = True  # residual connections around each sublayer (False: ablation only)
+    layer_norm: bool = True  # layer normalisation in each block (False: ablation only)
 
     def __post_init__(self) -> None:
         check_int("d_model", self.d_model, minimum=2)
@@ -165,10 +174,13 @@ class TransformerModel(nn.Module):
                       else nn.Linear(c.input_size, c.d_model))
         self.position = nn.Embedding(c.max_len, c.d_model) if c.positions == "learned" else None
         self.blocks = nn.ModuleList(
-            TransformerBlock(c.d_model, c.n_heads, c.d_ff, norm_first=c.norm_first)
+            TransformerBlock(c.d_model, c.n_heads, c.d_ff, norm_first=c.norm_first,
+                             residual=c.residual, layer_norm=c.layer_norm)
             for _ in range(c.n_layers)
         )
-        self.norm = nn.LayerNorm(c.d_model) if c.norm_first else nn.Identity()
+        # pre-norm leaves the last block's sum unnormalised: one more norm before the readout
+        self.norm = (nn.LayerNorm(c.d_model) if c.norm_first and c.layer_norm
+                     else nn.Identity())
         self.head = nn.Linear(c.d_model, c.output_size)
         # The sinusoidal table, computed once and moved with the model (not saved: it is a
         # function of the config). Grown on demand, since sinusoidal positions have no limit.

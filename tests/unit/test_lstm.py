@@ -208,3 +208,25 @@ def test_smoke_scale_cuts_every_run_and_every_timing_loop(monkeypatch):
     calls = []
     time_call(lambda: calls.append(1), device=torch.device("cpu"), repeats=9, warmup=4)
     assert len(calls) == 1
+
+
+def test_temperature_and_top_k_reshape_the_next_token_distribution():
+    from rnn2transformer.sampling import next_token_distribution
+
+    logits = torch.tensor([2.0, 1.0, 0.5, -1.0, 0.0])
+    assert torch.allclose(next_token_distribution(logits), torch.softmax(logits, -1))
+
+    def entropy(p):
+        p = p[p > 0]
+        return float(-(p * p.log()).sum())
+
+    sharp, plain, flat = (next_token_distribution(logits, temperature=t) for t in (0.5, 1, 2))
+    assert entropy(sharp) < entropy(plain) < entropy(flat)
+    assert sharp.argmax() == plain.argmax() == flat.argmax()  # the order never changes
+    top2 = next_token_distribution(logits, top_k=2)
+    assert (top2 > 0).sum() == 2 and torch.isclose(top2.sum(), torch.tensor(1.0))
+    assert torch.allclose(top2[:2], torch.softmax(logits[:2], -1))
+    with pytest.raises(ValueError, match="top_k must be an int >= 1"):
+        next_token_distribution(logits, top_k=0)
+    with pytest.raises(ValueError, match="temperature"):
+        next_token_distribution(logits, temperature=0.0)

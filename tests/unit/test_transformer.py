@@ -148,3 +148,37 @@ def test_shift_matrix_validates_k(k):
 def test_shift_matrix_needs_an_even_width():
     with pytest.raises(ValueError, match="even"):
         position_shift_matrix(1, 7)
+
+
+def test_ablated_blocks_drop_exactly_the_part_they_name():
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 16)
+    full = TransformerBlock(16, 4, 32)
+    no_residual = TransformerBlock(16, 4, 32, residual=False)
+    no_norm = TransformerBlock(16, 4, 32, layer_norm=False)
+    for block in (no_residual, no_norm):
+        block.load_state_dict(full.state_dict(), strict=False)  # the same weights
+    with torch.no_grad():
+        read, _ = full.self_attn(full.norm1(x))
+        expected = full.feed_forward(full.norm2(read))  # pre-norm sublayers, no identity path
+        assert torch.allclose(no_residual(x)[0], expected, atol=1e-6)
+        h = x + no_norm.self_attn(x)[0]
+        assert torch.allclose(no_norm(x)[0], h + no_norm.feed_forward(h), atol=1e-6)
+    assert not any(isinstance(m, nn.LayerNorm) for m in no_norm.modules())
+    model = TransformerModel(TransformerConfig(d_model=16, n_heads=4, layer_norm=False))
+    assert not any(isinstance(m, nn.LayerNorm) for m in model.modules())
+
+
+@pytest.mark.parametrize("options", [dict(norm_first=False), dict(residual=False),
+                                     dict(layer_norm=False)])
+def test_every_block_variant_streams_like_its_full_pass(options):
+    torch.manual_seed(0)
+    model = TransformerModel(TransformerConfig(
+        vocab_size=7, d_model=16, n_heads=2, n_layers=2, d_ff=32, causal=True, readout="all",
+        output_size=7, loss="cross_entropy", **options)).eval()
+    x = torch.randint(0, 7, (2, 9))
+    with torch.no_grad():
+        full, _ = model(x)
+        first, cache = model.forward_cached(x[:, :4])
+        rest, _ = model.forward_cached(x[:, 4:], cache)
+    assert torch.allclose(torch.cat([first, rest], dim=1), full, atol=1e-5)
