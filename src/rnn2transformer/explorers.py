@@ -5,7 +5,9 @@ experiments as Vega-Lite sliders over precomputed grids instead.
 
 Each explorer is an :class:`Explorer`: a dict of ``controls``, a ``compute(**values)`` that runs
 the real experiment and returns a table (kept in ``result``), a one-line ``summary`` and a chart.
-Moving a control recomputes all three.
+Moving a control recomputes all three. ``live=False`` builds no widgets, for the chapters'
+exercise answers, which call ``compute`` in the book's build (widgets created there would put
+their state into the static page).
 """
 
 from __future__ import annotations
@@ -30,15 +32,20 @@ from .transformer import TransformerConfig, TransformerModel
 class Explorer:
     """Controls -> real computation -> table, summary line and chart."""
 
-    def __init__(self, controls: dict[str, widgets.ValueWidget]) -> None:
-        self.controls = controls
-        self.output = widgets.Output()
+    def __init__(self, *, live: bool = True) -> None:
         self.result: pd.DataFrame | None = None
         self.summary = ""
+        if not live:  # the computation alone: no widgets exist, so a built page carries none
+            return
+        self.controls = self.make_controls()
+        self.output = widgets.Output()
         for control in self.controls.values():
             control.observe(self._update, names="value")
         self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.output])
         self._update()
+
+    def make_controls(self) -> dict[str, widgets.ValueWidget]:
+        raise NotImplementedError
 
     def compute(self, **values: object) -> pd.DataFrame:
         raise NotImplementedError
@@ -65,16 +72,20 @@ class Explorer:
 class GradientExplorer(Explorer):
     """Depth, activation and initialisation of an MLP -> back-propagated gradient per layer."""
 
-    def __init__(self, *, width: int = 64, n_examples: int = 256, seed: int = 0) -> None:
+    def __init__(self, *, width: int = 64, n_examples: int = 256, seed: int = 0,
+                 live: bool = True) -> None:
         self.width, self.seed = width, seed
         self.x, self.y = make_spirals(n_examples // 2, seed=seed)
-        super().__init__({
+        super().__init__(live=live)
+
+    def make_controls(self) -> dict[str, widgets.ValueWidget]:
+        return {
             "depth": widgets.IntSlider(value=10, min=2, max=30, description="depth"),
             "activation": widgets.Dropdown(
                 options=list(ACTIVATIONS), value="sigmoid", description="activation"
             ),
             "init": widgets.Dropdown(options=list(INITS), value="default", description="init"),
-        })
+        }
 
     def compute(self, depth: int, activation: str, init: str) -> pd.DataFrame:
         torch.manual_seed(self.seed)
@@ -106,15 +117,18 @@ class RecurrentGradientExplorer(Explorer):
     Every change builds ``W_hh = lambda Q`` and reruns :func:`~rnn2transformer.rnn.gradient_probe`.
     """
 
-    def __init__(self, *, length: int = 60, seed: int = 0) -> None:
+    def __init__(self, *, length: int = 60, seed: int = 0, live: bool = True) -> None:
         self.length, self.seed = length, seed
-        super().__init__({
+        super().__init__(live=live)
+
+    def make_controls(self) -> dict[str, widgets.ValueWidget]:
+        return {
             "spectral_radius": widgets.FloatSlider(value=1.0, min=0.1, max=2.0, step=0.05,
                                                    description="lambda"),
             "nonlinearity": widgets.Dropdown(options=list(NONLINEARITIES), value="tanh",
                                              description="f"),
             "hidden_size": widgets.IntSlider(value=32, min=2, max=256, description="hidden"),
-        })
+        }
 
     def compute(self, spectral_radius: float, nonlinearity: str, hidden_size: int):
         torch.manual_seed(self.seed)
@@ -154,13 +168,16 @@ class ForgetGateExplorer(Explorer):
     initialisation Gers et al. and Jozefowicz et al. recommend, keeps that product near 1.
     """
 
-    def __init__(self, *, hidden_size: int = 16, seed: int = 0) -> None:
+    def __init__(self, *, hidden_size: int = 16, seed: int = 0, live: bool = True) -> None:
         self.hidden_size, self.seed = hidden_size, seed
-        super().__init__({
+        super().__init__(live=live)
+
+    def make_controls(self) -> dict[str, widgets.ValueWidget]:
+        return {
             "text": widgets.Text(value="to be or not to be", description="text"),
             "forget_bias": widgets.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.25,
                                                description="forget bias"),
-        })
+        }
 
     def compute(self, text: str, forget_bias: float) -> pd.DataFrame:
         text = text or " "
@@ -205,13 +222,16 @@ class ForgetGateExplorer(Explorer):
 class AttentionScalingExplorer(Explorer):
     """One query against random keys: d_k and the 1/sqrt(d_k) scaling -> the weights."""
 
-    def __init__(self, *, n_keys: int = 16, seed: int = 0) -> None:
+    def __init__(self, *, n_keys: int = 16, seed: int = 0, live: bool = True) -> None:
         self.n_keys, self.seed = n_keys, seed
-        super().__init__({
+        super().__init__(live=live)
+
+    def make_controls(self) -> dict[str, widgets.ValueWidget]:
+        return {
             "d_k": widgets.Dropdown(options=[4, 16, 64, 256, 1024], value=64,
                                     description="d_k"),
             "scaled": widgets.Checkbox(value=True, description="divide by sqrt(d_k)"),
-        })
+        }
 
     def compute(self, d_k: int, scaled: bool) -> pd.DataFrame:
         g = torch.Generator().manual_seed(self.seed)
@@ -242,13 +262,16 @@ class AttentionScalingExplorer(Explorer):
 class PositionsExplorer(Explorer):
     """A small Transformer with or without positions: does shuffling the input matter?"""
 
-    def __init__(self, *, length: int = 12, seed: int = 0) -> None:
+    def __init__(self, *, length: int = 12, seed: int = 0, live: bool = True) -> None:
         self.length, self.seed = length, seed
-        super().__init__({
+        super().__init__(live=live)
+
+    def make_controls(self) -> dict[str, widgets.ValueWidget]:
+        return {
             "positions": widgets.Dropdown(options=["none", "sinusoidal", "learned"],
                                           value="none", description="positions"),
             "n_heads": widgets.Dropdown(options=[1, 2, 4, 8], value=4, description="heads"),
-        })
+        }
 
     def compute(self, positions: str, n_heads: int) -> pd.DataFrame:
         torch.manual_seed(self.seed)
@@ -285,7 +308,7 @@ class PositionsExplorer(Explorer):
 class NgramExplorer(Explorer):
     """The order n and the vocabulary of an n-gram model -> how many test n-grams are new."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, live: bool = True) -> None:
         from .corpus import load_shakespeare, split_by_position
         from .tokenizers import word_tokens
 
@@ -295,12 +318,15 @@ class NgramExplorer(Explorer):
         for token in self.train_tokens:
             counts[token] = counts.get(token, 0) + 1
         self.by_frequency = sorted(counts, key=lambda t: (-counts[t], t))
-        super().__init__({
+        super().__init__(live=live)
+
+    def make_controls(self) -> dict[str, widgets.ValueWidget]:
+        return {
             "n": widgets.IntSlider(value=2, min=1, max=6, description="n"),
             "vocabulary": widgets.Dropdown(options=[100, 1000, 10000, len(self.by_frequency)],
                                            value=len(self.by_frequency),
                                            description="vocabulary"),
-        })
+        }
 
     def compute(self, n: int, vocabulary: int) -> pd.DataFrame:
         from .bow import ngram_growth
@@ -332,13 +358,17 @@ class NgramExplorer(Explorer):
 class FreezingExplorer(Explorer):
     """Freeze the first k parts of a model -> trainable parameters and the time of a step."""
 
-    def __init__(self, *, width: int = 64, length: int = 128, batch: int = 16) -> None:
+    def __init__(self, *, width: int = 64, length: int = 128, batch: int = 16,
+                 live: bool = True) -> None:
         self.width, self.length, self.batch = width, length, batch
-        super().__init__({
+        super().__init__(live=live)
+
+    def make_controls(self) -> dict[str, widgets.ValueWidget]:
+        return {
             "family": widgets.Dropdown(options=["Transformer", "LSTM"], value="Transformer",
                                        description="family"),
             "frozen": widgets.IntSlider(value=0, min=0, max=2, description="frozen parts"),
-        })
+        }
 
     def compute(self, family: str, frozen: int) -> pd.DataFrame:
         from .profiling import char_lm_pair, time_training_step
@@ -379,12 +409,15 @@ class StreamingExplorer(Explorer):
     """Generate one more token after p tokens: the LSTM's fixed state against the growing
     key/value cache of a Transformer of the same size."""
 
-    def __init__(self) -> None:
-        super().__init__({
+    def __init__(self, *, live: bool = True) -> None:
+        super().__init__(live=live)
+
+    def make_controls(self) -> dict[str, widgets.ValueWidget]:
+        return {
             "width": widgets.Dropdown(options=[32, 64, 128], value=64, description="width"),
             "position": widgets.Dropdown(options=[16, 64, 256, 1024], value=256,
                                          description="tokens so far"),
-        })
+        }
 
     def compute(self, width: int, position: int) -> pd.DataFrame:
         from .profiling import char_lm_pair
