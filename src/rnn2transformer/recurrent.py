@@ -1,4 +1,4 @@
-"""Recurrent layers put to work: one task model for the vanilla RNN and the LSTM.
+"""Recurrent layers put to work: one task model for the vanilla RNN, the LSTM and the GRU.
 
 The book compares the two recurrent families (and later the Transformer) on the same tasks, so
 the parts around the recurrent layer are shared here instead of being written once per family:
@@ -8,7 +8,7 @@ the parts around the recurrent layer are shared here instead of being written on
   (``"all"``: one prediction per step, as a language model or the copy task needs);
 * a loss: mean squared error or cross-entropy.
 
-``implementation="torch"`` uses the fused ``torch.nn.RNN``/``torch.nn.LSTM`` (cuDNN on a GPU);
+``implementation="torch"`` uses the fused ``torch.nn.RNN``/``LSTM``/``GRU`` (cuDNN on a GPU);
 ``"scratch"`` uses the package's own loop; :func:`copy_weights` moves weights between them.
 """
 
@@ -22,25 +22,27 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_int, check_tensor
+from .gru import GRU
 from .lstm import LSTM
 from .rnn import NONLINEARITIES, RNN
 from .training import task_loss
 
-KINDS = ("rnn", "lstm")
+KINDS = ("rnn", "lstm", "gru")
+RECURRENT_INITS = ("default", "identity")
 _WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 def _recurrent_params(module: nn.Module) -> tuple[str, dict[str, nn.Parameter]]:
-    if isinstance(module, RNN | LSTM):
+    if isinstance(module, RNN | LSTM | GRU):
         return type(module).__name__.lower(), {n: getattr(module.cell, n) for n in _WEIGHTS}
-    if isinstance(module, nn.RNN | nn.LSTM):
+    if isinstance(module, nn.RNN | nn.LSTM | nn.GRU):
         if module.num_layers != 1 or module.bidirectional or not module.bias:
             raise ValueError("only one-layer, one-direction torch recurrent layers with biases")
         if isinstance(module, nn.LSTM) and module.proj_size:
             raise ValueError("an nn.LSTM with proj_size has no scratch counterpart")
         return type(module).__name__.lower(), {n: getattr(module, f"{n}_l0") for n in _WEIGHTS}
     raise TypeError(
-        f"expected an RNN, LSTM, torch.nn.RNN or torch.nn.LSTM, got {type(module).__name__}"
+        f"expected an RNN, LSTM or GRU, scratch or torch.nn, got {type(module).__name__}"
     )
 
 
@@ -61,7 +63,7 @@ def copy_weights(source: nn.Module, target: nn.Module) -> None:
 
 @dataclass
 class RecurrentConfig:
-    kind: str = "lstm"  # "rnn" (vanilla) or "lstm"
+    kind: str = "lstm"  # "rnn" (vanilla), "lstm" or "gru"
     input_size: int = 2  # features per step, or the embedding size when vocab_size is set
     vocab_size: int | None = None  # token ids as input (embedded), or None for float features
     hidden_size: int = 64  # H, the size of the state
@@ -70,6 +72,9 @@ class RecurrentConfig:
     loss: str = "mse"  # "mse" or "cross_entropy"
     nonlinearity: str = "tanh"  # vanilla RNN only
     implementation: str = "torch"  # "torch" (fused) or "scratch" (the package's loop)
+    # "identity": W_hh = I and zero biases, Le, Jaitly and Hinton's (2015) initialisation for a
+    # ReLU RNN (the IRNN); vanilla RNN only
+    recurrent_init: str = "default"
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
@@ -84,6 +89,10 @@ class RecurrentConfig:
         fused = self.implementation == "torch"
         allowed = ("tanh", "relu") if fused else tuple(NONLINEARITIES)
         check_choice("nonlinearity", self.nonlinearity, allowed)
+        check_choice("recurrent_init", self.recurrent_init, RECURRENT_INITS)
+        if self.recurrent_init == "identity" and self.kind != "rnn":
+            raise ValueError(f"recurrent_init='identity' is for kind='rnn' (the IRNN), got "
+                             f"kind={self.kind!r}")
 
 
 class RecurrentModel(nn.Module):
@@ -106,10 +115,18 @@ class RecurrentModel(nn.Module):
                 self.rnn = nn.RNN(c.input_size, c.hidden_size, nonlinearity=c.nonlinearity,
                                   batch_first=True)
             else:
-                self.rnn = nn.LSTM(c.input_size, c.hidden_size, batch_first=True)
+                fused = nn.LSTM if c.kind == "lstm" else nn.GRU
+                self.rnn = fused(c.input_size, c.hidden_size, batch_first=True)
+        elif c.kind == "rnn":
+            self.rnn = RNN(c.input_size, c.hidden_size, c.nonlinearity)
         else:
-            self.rnn = (RNN(c.input_size, c.hidden_size, c.nonlinearity) if c.kind == "rnn"
-                        else LSTM(c.input_size, c.hidden_size))
+            self.rnn = (LSTM if c.kind == "lstm" else GRU)(c.input_size, c.hidden_size)
+        if c.recurrent_init == "identity":  # the IRNN: the state is copied until inputs arrive
+            weights = _recurrent_params(self.rnn)[1]
+            with torch.no_grad():
+                weights["weight_hh"].copy_(torch.eye(c.hidden_size))
+                weights["bias_ih"].zero_()
+                weights["bias_hh"].zero_()
         self.head = nn.Linear(c.hidden_size, c.output_size)
 
     @property
@@ -133,7 +150,7 @@ class RecurrentModel(nn.Module):
         the outputs and the new state. The state has the same size however long the past."""
         if self.config.readout != "all":
             raise ValueError("forward_cached needs readout='all'")
-        fused = isinstance(self.rnn, nn.RNN | nn.LSTM)
+        fused = isinstance(self.rnn, nn.RNN | nn.LSTM | nn.GRU)
         if fused and state is not None:  # torch keeps a layer dimension in its state
             state = (tuple(s.unsqueeze(0) for s in state) if isinstance(state, tuple)
                      else state.unsqueeze(0))

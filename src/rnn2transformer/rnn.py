@@ -176,3 +176,61 @@ def gradient_probe(layer: RNN, x: torch.Tensor, state: torch.Tensor | None = Non
         })
     return pd.DataFrame(rows)
 
+
+
+def bptt_weight_gradient(
+    layer: RNN, x: torch.Tensor, upstream: torch.Tensor, state: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Back-propagation through time by hand: ``dL/dW_hh`` for a loss whose gradient with
+    respect to each state ``h_t`` (from that step's own output) is ``upstream[:, t]``.
+
+    Going backwards from the last step, the gradient reaching ``h_t`` is its own upstream part
+    plus what flows back from ``h_{t+1}``: ``g_t = upstream_t + W_hh^T delta_{t+1}``, where
+    ``delta_t = f'(z_t) * g_t`` is the gradient at the pre-activation ``z_t``. Each step then
+    adds ``delta_t h_{t-1}^T`` to the weight gradient. Unrolled, ``g_t`` is a sum over later
+    steps ``s`` of ``upstream_s`` multiplied by the Jacobians ``J_k = diag(f'(z_k)) W_hh`` of
+    every step in between: the products of chapter 3's gradient probe.
+
+    ``x`` is (B, T, C), ``upstream`` (B, T, H). Returns the gradient (H, H) and each step's
+    contribution to it, ``||delta_t h_{t-1}^T||`` (T,), to see which steps still count.
+    """
+    if not isinstance(layer, RNN):
+        raise TypeError(f"layer must be an rnn2transformer.rnn.RNN, got {type(layer).__name__}")
+    check_tensor("x", x, ndim=3, dtype_kind="float")
+    B, T, _ = x.shape
+    H = layer.cell.hidden_size
+    check_tensor("upstream", upstream, ndim=3, dtype_kind="float")
+    if upstream.shape != (B, T, H):
+        raise ValueError(f"upstream must have shape (B, T, H) = {(B, T, H)}, got "
+                         f"{tuple(upstream.shape)}")
+    cell = layer.cell
+    with torch.no_grad():
+        h = x.new_zeros(B, H) if state is None else state
+        previous, slopes = [], []
+        for t in range(T):  # the forward pass, keeping what the backward pass needs
+            z = x[:, t] @ cell.weight_ih.T + cell.bias_ih + h @ cell.weight_hh.T + cell.bias_hh
+            previous.append(h)
+            h = cell.f(z)  # h_t = f(z_t)
+            slopes.append(_slope(cell.nonlinearity, z, h))  # f'(z_t)
+        grad = torch.zeros(H, H, dtype=x.dtype, device=x.device)
+        contributions = torch.zeros(T, dtype=x.dtype, device=x.device)
+        delta_next = x.new_zeros(B, H)
+        for t in reversed(range(T)):
+            g = upstream[:, t] + delta_next @ cell.weight_hh  # dL/dh_t, (B, H)
+            delta = slopes[t] * g  # dL/dz_t
+            step = delta.T @ previous[t]  # delta_t h_{t-1}^T, summed over the batch (H, H)
+            grad += step
+            contributions[t] = step.norm()
+            delta_next = delta
+    return grad, contributions
+
+
+def _slope(nonlinearity: str, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """f'(z), from the pre-activation z and the output h = f(z)."""
+    if nonlinearity == "tanh":
+        return 1 - h**2
+    if nonlinearity == "sigmoid":
+        return h * (1 - h)
+    if nonlinearity == "relu":
+        return (z > 0).to(z.dtype)
+    return torch.ones_like(z)

@@ -117,7 +117,7 @@ def test_recurrent_model_shapes_for_each_readout():
     with pytest.raises(TypeError, match="integer dtype"):
         tagger(torch.randn(3, 5))
     with pytest.raises(ValueError, match="kind must be one of"):
-        RecurrentConfig(kind="gru")
+        RecurrentConfig(kind="transformer")
 
 
 def test_scratch_and_fused_models_agree():

@@ -159,3 +159,23 @@ def test_recurrent_explorer_recomputes():
     after = explorer.result["jacobian_norm"].iloc[0]
     assert after != before
     assert after == pytest.approx(0.5**19, rel=1e-4)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "sigmoid", "linear"])
+def test_bptt_by_hand_equals_autograd(nonlinearity):
+    from rnn2transformer.rnn import bptt_weight_gradient
+
+    torch.manual_seed(0)
+    layer = RNN(3, 5, nonlinearity).double()
+    x = torch.randn(4, 12, 3, dtype=torch.float64)
+    h0 = torch.randn(4, 5, dtype=torch.float64)
+    targets = torch.randn(4, 12, 5, dtype=torch.float64)
+    out, _ = layer(x, h0)
+    loss = ((out - targets) ** 2).sum()
+    loss.backward()
+    upstream = 2 * (out - targets).detach()  # dL/dh_t from each step's own term
+    grad, contributions = bptt_weight_gradient(layer, x, upstream, h0)
+    torch.testing.assert_close(grad, layer.cell.weight_hh.grad)
+    assert contributions.shape == (12,) and bool((contributions >= 0).all())
+    with pytest.raises(ValueError, match="upstream must have shape"):
+        bptt_weight_gradient(layer, x, upstream[:, :3], h0)
