@@ -25,7 +25,10 @@ word tokenisers), :mod:`.exercises` (self-check cells), :mod:`.explorers` (live 
 against training compute), :mod:`.distributed` (the same loop data-parallel under ``torchrun``).
 
 Model families, one file each: :mod:`.mlp` (multilayer perceptrons), :mod:`.bow` (bag-of-words and
-n-gram classifiers).
+n-gram classifiers), :mod:`.rnn`, :mod:`.lstm` and :mod:`.gru` (recurrent cells, with
+:mod:`.recurrent` putting them to work), :mod:`.seq2seq` (the encoder-decoder and its attention,
+trained on :mod:`.toy_language`'s generated language pair), :mod:`.attention` and
+:mod:`.transformer`.
 """
 
 from .book import RunStamp, glue, start_run

@@ -1,4 +1,4 @@
-"""Attention: every position looks at every other (chapter 5).
+"""Attention: every position looks at every other (chapter 6).
 
 Scaled dot-product attention (Vaswani et al., 2017, eq. 1), with the paper's names:
 
@@ -284,7 +284,7 @@ class AttentionLMConfig:
 class AttentionLM(nn.Module):
     """A one-layer, attention-only character model: each position attends (causally) to the
     characters before it and predicts the next one. No feed-forward layer, no stacking: the
-    Transformer of chapter 6 adds those. ``forward(ids, targets) -> (logits, loss)``."""
+    Transformer of chapter 7 adds those. ``forward(ids, targets) -> (logits, loss)``."""
 
     def __init__(self, config: AttentionLMConfig) -> None:
         super().__init__()

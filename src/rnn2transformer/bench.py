@@ -7,9 +7,9 @@ Measures on the current device, with warm-up and repeats (median and spread):
 2. the package's fast paths against the PyTorch modules they wrap, and the scratch teaching
    versions against the same references, as time ratios measured in one run;
 3. forward + backward time and memory against sequence length for an LSTM layer and an
-   attention block (the data behind chapter 6's parallelism chart);
+   attention block (the data behind chapter 7's parallelism chart);
 4. the parallelism sweep: training tokens per second of a character LSTM and Transformer of
-   equal parameter count over widths and lengths (chapter 6 runs the same sweep, smaller);
+   equal parameter count over widths and lengths (chapter 7 runs the same sweep, smaller);
 5. on CUDA, the precision policy's evidence: the same training step in float32 (TF32 products)
    and under bf16 autocast, at growing model size;
 6. each chapter's execution time and the last cold and warm book builds (read from ``_build``);
@@ -182,12 +182,12 @@ def length_sweep(device: torch.device, repeats: int, lengths: list[int]) -> list
 
 
 def parallelism(device: torch.device, repeats: int, quick: bool) -> list[dict]:
-    """Chapter 6's equal-parameter throughput sweep, at the benchmark's (larger) sizes."""
+    """Chapter 7's equal-parameter throughput sweep, at the benchmark's (larger) sizes."""
     if quick:
         widths, lengths, tokens = [32, 64], [64, 256], 2048
     elif device.type == "cuda":
         widths, lengths, tokens = [64, 128, 256, 512, 1024], [128, 512, 2048], 16384
-    else:  # a laptop CPU: the sizes of chapter 6's default scale
+    else:  # a laptop CPU: the sizes of chapter 7's default scale
         widths, lengths, tokens = [32, 64, 128, 256], [64, 256, 1024], 4096
     sweep = parallelism_sweep(widths, lengths, device=device, tokens_per_step=tokens,
                               repeats=max(2, repeats // 5), progress=False)

@@ -460,12 +460,12 @@ def forget_gate_explorer(**kwargs: object) -> ForgetGateExplorer:
 
 
 def attention_scaling_explorer(**kwargs: object) -> AttentionScalingExplorer:
-    """Chapter 5's live explorer (see :class:`AttentionScalingExplorer`)."""
+    """Chapter 6's live explorer (see :class:`AttentionScalingExplorer`)."""
     return AttentionScalingExplorer(**kwargs)
 
 
 def positions_explorer(**kwargs: object) -> PositionsExplorer:
-    """Chapter 6's live explorer (see :class:`PositionsExplorer`)."""
+    """Chapter 7's live explorer (see :class:`PositionsExplorer`)."""
     return PositionsExplorer(**kwargs)
 
 
@@ -475,12 +475,12 @@ def ngram_explorer(**kwargs: object) -> NgramExplorer:
 
 
 def freezing_explorer(**kwargs: object) -> FreezingExplorer:
-    """Chapter 7's live explorer (see :class:`FreezingExplorer`)."""
+    """Chapter 8's live explorer (see :class:`FreezingExplorer`)."""
     return FreezingExplorer(**kwargs)
 
 
 def streaming_explorer(**kwargs: object) -> StreamingExplorer:
-    """Chapter 8's live explorer (see :class:`StreamingExplorer`)."""
+    """Chapter 9's live explorer (see :class:`StreamingExplorer`)."""
     return StreamingExplorer(**kwargs)
 
 
@@ -491,8 +491,8 @@ EXPLORERS = {
     "02_sequences_bag_of_words": ngram_explorer,
     "03_recurrent_networks": recurrent_gradient_explorer,
     "04_lstm": forget_gate_explorer,
-    "05_attention": attention_scaling_explorer,
-    "06_transformer": positions_explorer,
-    "07_transfer_learning": freezing_explorer,
-    "08_is_lstm_dead": streaming_explorer,
+    "06_attention": attention_scaling_explorer,
+    "07_transformer": positions_explorer,
+    "08_transfer_learning": freezing_explorer,
+    "09_is_lstm_dead": streaming_explorer,
 }

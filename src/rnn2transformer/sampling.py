@@ -1,4 +1,4 @@
-"""Generating text one token at a time, and what streaming costs (chapters 4, 6 and 8).
+"""Generating text one token at a time, and what streaming costs (chapters 4, 7 and 9).
 
 :func:`generate` works for any model with ``forward(ids) -> (logits, loss)``. Models that carry
 their past forward (``forward_cached``: the recurrent state of an RNN/LSTM, or a Transformer's

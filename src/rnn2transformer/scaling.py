@@ -1,4 +1,4 @@
-"""Loss against training compute, and where two model families' curves cross (chapter 8).
+"""Loss against training compute, and where two model families' curves cross (chapter 9).
 
 Training compute is counted as in Kaplan et al. (2020): ``C = 6 N D`` floating-point operations
 for ``N`` parameters trained on ``D`` tokens (two for the forward pass, four for the backward,

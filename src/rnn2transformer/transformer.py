@@ -8,7 +8,7 @@ Pieces, each with the paper's names:
   FFN(x) = max(0, x W_1 + b_1) W_2 + b_2 (a ReLU, as in chapter 1), each wrapped in a residual
   connection and layer normalisation. ``norm_first=False`` is the paper's order
   (x + sublayer, then norm); ``True`` normalises first, which trains more reliably in small
-  budgets. ``residual=False`` and ``layer_norm=False`` remove either part, for chapter 6's
+  budgets. ``residual=False`` and ``layer_norm=False`` remove either part, for chapter 7's
   ablation. Parameters are laid out as in ``torch.nn.TransformerEncoderLayer`` so weights copy.
 * :class:`TransformerModel`: positions + blocks + a readout, for the same tasks as the recurrent
   models: float features or token ids in; one prediction per sequence (mean of the states) or
@@ -70,7 +70,7 @@ class TransformerBlock(nn.Module):
 
     ``norm_first``: pre-norm (True, the package's default) or the paper's post-norm (False).
     ``residual`` and ``layer_norm``: keep the residual connections and the layer norms (both
-    True except in chapter 6's ablation, which removes one or the other).
+    True except in chapter 7's ablation, which removes one or the other).
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, *, norm_first: bool = True,

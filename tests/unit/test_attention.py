@@ -1,4 +1,4 @@
-"""Attention of chapter 5 against PyTorch's references, masks, and the reversal task."""
+"""Attention of chapter 6 against PyTorch's references, masks, and the reversal task."""
 
 import pytest
 import torch

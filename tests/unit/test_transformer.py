@@ -1,4 +1,4 @@
-"""The Transformer of chapter 6: positions, the block against PyTorch, order and causality."""
+"""The Transformer of chapter 7: positions, the block against PyTorch, order and causality."""
 
 import pytest
 import torch
