@@ -158,6 +158,41 @@ def char_lm_batches(ids: torch.Tensor, *, seq_len: int, batch_size: int):
     return draw
 
 
+def char_lm_stream(ids: torch.Tensor, *, seq_len: int, batch_size: int):
+    """Consecutive windows for truncated back-propagation through time with a carried state.
+
+    The text is cut into ``batch_size`` streams of equal length; call ``k`` returns, for every
+    stream, its ``k``-th window of ``seq_len`` ids and the ids one step ahead, both (B, T), so
+    row ``b`` of one batch continues exactly where row ``b`` of the previous batch stopped
+    (wrapping around at the end). Train it with a model that carries its state from one call to
+    the next (:class:`rnn2transformer.recurrent.CarryState`).
+
+    The position in the streams lives in the function, not in the generator, so a run that uses
+    it cannot be resumed from a checkpoint (``train`` refuses the combination).
+    """
+    check_int("seq_len", seq_len, minimum=1)
+    check_int("batch_size", batch_size, minimum=1)
+    if not isinstance(ids, torch.Tensor) or ids.ndim != 1:
+        raise ValueError("ids must be a 1-D tensor of token ids")
+    per_stream = (len(ids) - 1) // batch_size
+    windows = per_stream // seq_len
+    if windows < 1:
+        raise ValueError(f"ids hold {len(ids)} tokens: too few for {batch_size} streams of at "
+                         f"least seq_len + 1 = {seq_len + 1}")
+    starts = torch.arange(batch_size) * per_stream  # (B,)
+    offsets = torch.arange(seq_len)
+    calls = {"n": 0}
+
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        k = calls["n"] % windows
+        calls["n"] += 1
+        index = (starts + k * seq_len).unsqueeze(1) + offsets  # (B, T)
+        return ids[index], ids[index + 1]
+
+    draw.consecutive = True  # train: no checkpoints for this batch function
+    return draw
+
+
 def char_lm_eval_set(
     ids: torch.Tensor, *, seq_len: int, stride: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:

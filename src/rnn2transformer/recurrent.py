@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_choice, check_int, check_tensor
@@ -148,8 +149,13 @@ class RecurrentModel(nn.Module):
     ) -> tuple[torch.Tensor, object]:
         """Outputs for new steps ``x`` continuing from ``state`` (None at the start); returns
         the outputs and the new state. The state has the same size however long the past."""
+        return self.forward_from(x, state)
+
+    def forward_from(self, x: torch.Tensor, state: object = None) -> tuple[torch.Tensor, object]:
+        """:meth:`forward_cached` with gradients: the outputs for ``x`` starting from ``state``
+        (None: zeros) and the state after the last step."""
         if self.config.readout != "all":
-            raise ValueError("forward_cached needs readout='all'")
+            raise ValueError("forward_from needs readout='all'")
         fused = isinstance(self.rnn, nn.RNN | nn.LSTM | nn.GRU)
         if fused and state is not None:  # torch keeps a layer dimension in its state
             state = (tuple(s.unsqueeze(0) for s in state) if isinstance(state, tuple)
@@ -173,6 +179,79 @@ class RecurrentModel(nn.Module):
         if targets is None:
             return out, None
         return out, task_loss(out, targets, self.config.loss)
+
+
+def _detached(state: object) -> object:
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()
+
+
+class CarryState(nn.Module):
+    """Truncated back-propagation through time with the state carried across windows.
+
+    Wraps a :class:`RecurrentModel` with ``readout="all"``. In training, each call starts from
+    the state the previous call ended in, *detached*: the forward pass sees the whole stream,
+    the gradient stops at the window's edge. Use it with consecutive windows
+    (:func:`rnn2transformer.corpus.char_lm_stream`). In evaluation every call starts from
+    zeros, like the unwrapped model. ``forward(x, targets) -> (logits, loss)``.
+    """
+
+    def __init__(self, model: RecurrentModel) -> None:
+        super().__init__()
+        if not isinstance(model, RecurrentModel) or model.config.readout != "all":
+            raise TypeError("CarryState wraps a RecurrentModel with readout='all', got "
+                            f"{type(model).__name__}")
+        self.model = model
+        self.state: object = None
+
+    def reset(self) -> None:
+        self.state = None
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.training:
+            if self.state is not None:
+                first = self.state[0] if isinstance(self.state, tuple) else self.state
+                if first.shape[0] != x.shape[0]:  # another batch size: start afresh
+                    self.state = None
+            out, state = self.model.forward_from(x, self.state)
+            self.state = _detached(state)
+        else:
+            out, _ = self.model.forward_from(x)
+        if targets is None:
+            return out, None
+        return out, task_loss(out, targets, self.model.config.loss)
+
+
+@torch.no_grad()
+def stream_loss(model: RecurrentModel, ids: torch.Tensor, *, window: int, streams: int = 16,
+                carry: bool = True) -> float:
+    """Mean next-token cross-entropy (nats) of a recurrent language model reading ``ids`` as
+    ``streams`` contiguous streams, ``window`` tokens at a time: with the state carried from
+    window to window (``carry=True``), or from zeros at every window (``False``)."""
+    if not isinstance(model, RecurrentModel):
+        raise TypeError(f"model must be a RecurrentModel, got {type(model).__name__}")
+    check_int("window", window, minimum=1)
+    check_int("streams", streams, minimum=1)
+    per_stream = (len(ids) - 1) // streams
+    if per_stream < window:
+        raise ValueError(f"ids hold {len(ids)} tokens: too few for {streams} streams of one "
+                         f"window of {window}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    starts = torch.arange(streams) * per_stream
+    total, count, state = 0.0, 0, None
+    for k in range(per_stream // window):
+        index = (starts + k * window).unsqueeze(1) + torch.arange(window)
+        x, y = ids[index].to(device), ids[index + 1].to(device)
+        logits, new_state = model.forward_from(x, state if carry else None)
+        state = new_state
+        total += float(F.cross_entropy(logits.float().transpose(1, 2), y, reduction="sum"))
+        count += y.numel()
+    model.train(was_training)
+    return total / count
 
 
 def input_gradient_by_step(

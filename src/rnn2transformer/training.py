@@ -430,6 +430,10 @@ def train(
     if here.distributed:  # each rank's batches depend on how many ranks share them
         fingerprint["world_size"] = here.size
     path = Path(checkpoint) if checkpoint is not None else None
+    if path is not None and getattr(train_data, "consecutive", False):
+        raise ValueError("this batch function hands out consecutive windows and keeps its "
+                         "position itself, so a run cannot be resumed from a checkpoint; "
+                         "train it without checkpoint=")
     state = _load_checkpoint(path, fingerprint) if path is not None else None
 
     start_step, history, elapsed_before = 0, [], 0.0

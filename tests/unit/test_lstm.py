@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from rnn2transformer import train
 from rnn2transformer.book import scale
 from rnn2transformer.corpus import char_lm_batches, char_lm_eval_set
 from rnn2transformer.lstm import LSTM, LSTMCell
@@ -230,3 +231,58 @@ def test_temperature_and_top_k_reshape_the_next_token_distribution():
         next_token_distribution(logits, top_k=0)
     with pytest.raises(ValueError, match="temperature"):
         next_token_distribution(logits, temperature=0.0)
+
+
+def test_stream_batches_continue_where_the_previous_batch_stopped():
+    from rnn2transformer.corpus import char_lm_stream
+
+    ids = torch.arange(1000)
+    draw = char_lm_stream(ids, seq_len=10, batch_size=4)
+    g = torch.Generator()
+    (x1, y1), (x2, _) = draw(g), draw(g)
+    assert x1.shape == (4, 10) and torch.equal(y1, x1 + 1)
+    assert torch.equal(x2[:, 0], x1[:, -1] + 1)  # row b goes on where it stopped
+    with pytest.raises(ValueError, match="cannot be resumed"):
+        train(RecurrentModel(RecurrentConfig(vocab_size=1000, input_size=4, hidden_size=4,
+                                             output_size=1000, readout="all",
+                                             loss="cross_entropy")),
+              draw, steps=2, checkpoint="unused.pt")
+
+
+def test_carried_state_is_exact_forward_and_stops_the_gradient_at_the_window():
+    from rnn2transformer.recurrent import CarryState
+
+    torch.manual_seed(0)
+    model = RecurrentModel(RecurrentConfig(kind="lstm", input_size=3, hidden_size=5,
+                                           output_size=2, readout="all"))
+    carried = CarryState(model).train()
+    x = torch.randn(2, 8, 3)
+    whole, _ = model.forward_from(x)
+    first, _ = carried(x[:, :4])
+    x2 = x[:, 4:].clone().requires_grad_(True)
+    x1 = x[:, :4].clone().requires_grad_(True)
+    carried.reset()
+    carried(x1)
+    second, _ = carried(x2)
+    torch.testing.assert_close(torch.cat([first, second], dim=1), whole)
+    second.sum().backward()
+    assert x2.grad is not None and x1.grad is None  # no gradient across the window edge
+    carried.eval()
+    torch.testing.assert_close(carried(x[:, 4:])[0], model.forward_from(x[:, 4:])[0])
+
+
+def test_stream_loss_with_one_window_per_stream_is_the_plain_loss():
+    from rnn2transformer.recurrent import stream_loss
+
+    torch.manual_seed(0)
+    model = RecurrentModel(RecurrentConfig(vocab_size=7, input_size=4, hidden_size=6,
+                                           output_size=7, readout="all",
+                                           loss="cross_entropy"))
+    ids = torch.randint(0, 7, (41,))
+    x, y = ids[:40].view(2, 20), ids[1:41].view(2, 20)
+    with torch.no_grad():
+        _, plain = model(x, y)
+    assert stream_loss(model, ids, window=20, streams=2) == pytest.approx(float(plain), rel=1e-5)
+    carried = stream_loss(model, ids, window=5, streams=2)
+    assert carried == pytest.approx(float(plain), rel=1e-5)  # carrying the state: the same
+    assert stream_loss(model, ids, window=5, streams=2, carry=False) != pytest.approx(carried)
