@@ -20,32 +20,23 @@ either way.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-from ._checks import check_int, check_tensor
+from ._checks import check_tensor
+from .rnn import RecurrentWeights
 
 GATES = ("reset", "update", "candidate")
 
 
-class GRUCell(nn.Module):
-    """One GRU step: ``(x_t, h_{t-1}) -> h_t`` and the gate values."""
+class GRUCell(RecurrentWeights):
+    """One GRU step: ``(x_t, h_{t-1}) -> h_t`` and the gate values.
+
+    The three blocks are stacked in the order r, z, n, as torch.nn.GRU stores them.
+    """
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__()
-        check_int("input_size", input_size, minimum=1)
-        check_int("hidden_size", hidden_size, minimum=1)
-        self.input_size, self.hidden_size = input_size, hidden_size
-        # The three blocks stacked in the order r, z, n, as torch.nn.GRU stores them.
-        self.weight_ih = nn.Parameter(torch.empty(3 * hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(3 * hidden_size))
-        self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size))
-        bound = 1 / math.sqrt(hidden_size)  # torch.nn.GRU's initialisation
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
+        super().__init__(input_size, hidden_size, blocks=3)
 
     def step(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, dict]:
         from_x = x @ self.weight_ih.T + self.bias_ih  # (B, 3H)

@@ -21,33 +21,24 @@ weights either way and the book can teach with the scratch cell and train with t
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-from ._checks import check_int, check_tensor
+from ._checks import check_tensor
+from .rnn import RecurrentWeights
 
 GATES = ("input", "forget", "candidate", "output")
 State = tuple[torch.Tensor, torch.Tensor]
 
 
-class LSTMCell(nn.Module):
-    """One LSTM step: ``(x_t, (h_{t-1}, c_{t-1})) -> (h_t, c_t)`` and the gate values."""
+class LSTMCell(RecurrentWeights):
+    """One LSTM step: ``(x_t, (h_{t-1}, c_{t-1})) -> (h_t, c_t)`` and the gate values.
+
+    The four gates' weights are stacked in the order i, f, g, o, as torch.nn.LSTM stores them.
+    """
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__()
-        check_int("input_size", input_size, minimum=1)
-        check_int("hidden_size", hidden_size, minimum=1)
-        self.input_size, self.hidden_size = input_size, hidden_size
-        # The four gates' weights stacked in the order i, f, g, o, as torch.nn.LSTM stores them.
-        self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(4 * hidden_size))
-        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size))
-        bound = 1 / math.sqrt(hidden_size)  # torch.nn.LSTM's initialisation
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
+        super().__init__(input_size, hidden_size, blocks=4)
 
     def step(self, x: torch.Tensor, state: State) -> tuple[State, dict[str, torch.Tensor]]:
         h, c = state  # (B, H), (B, H)

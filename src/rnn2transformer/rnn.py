@@ -38,23 +38,33 @@ NONLINEARITIES = {
 MAX_SLOPE = {"linear": 1.0, "tanh": 1.0, "relu": 1.0, "sigmoid": 0.25}
 
 
-class RNNCell(nn.Module):
-    """One step: ``h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``."""
+class RecurrentWeights(nn.Module):
+    """The weights of every recurrent cell in the package, named, shaped and initialised as
+    PyTorch's fused layers store them: ``blocks`` stacked blocks (1 for the vanilla RNN, 4 gates
+    for the LSTM, 3 for the GRU) of ``weight_ih`` (H, C), ``weight_hh`` (H, H) and the biases
+    ``bias_ih``, ``bias_hh`` (H,), each drawn from U(-1/sqrt(H), 1/sqrt(H))."""
 
-    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh") -> None:
+    def __init__(self, input_size: int, hidden_size: int, blocks: int) -> None:
         super().__init__()
         check_int("input_size", input_size, minimum=1)
         check_int("hidden_size", hidden_size, minimum=1)
-        self.nonlinearity = check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
         self.input_size, self.hidden_size = input_size, hidden_size
-        self.f = NONLINEARITIES[nonlinearity]
-        self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
-        self.bias_ih = nn.Parameter(torch.empty(hidden_size))
-        self.bias_hh = nn.Parameter(torch.empty(hidden_size))
-        bound = 1 / math.sqrt(hidden_size)  # torch.nn.RNN's initialisation
+        self.weight_ih = nn.Parameter(torch.empty(blocks * hidden_size, input_size))
+        self.weight_hh = nn.Parameter(torch.empty(blocks * hidden_size, hidden_size))
+        self.bias_ih = nn.Parameter(torch.empty(blocks * hidden_size))
+        self.bias_hh = nn.Parameter(torch.empty(blocks * hidden_size))
+        bound = 1 / math.sqrt(hidden_size)
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
+
+
+class RNNCell(RecurrentWeights):
+    """One step: ``h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``."""
+
+    def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh") -> None:
+        super().__init__(input_size, hidden_size, blocks=1)
+        self.nonlinearity = check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+        self.f = NONLINEARITIES[nonlinearity]
 
     def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         # h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)             (B, H)

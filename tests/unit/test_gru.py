@@ -8,22 +8,14 @@ from rnn2transformer.gru import GRU
 from rnn2transformer.recurrent import RecurrentConfig, RecurrentModel, copy_weights
 from rnn2transformer.training import count_parameters
 
+from .parity import assert_scratch_matches_torch
+
 
 def test_scratch_gru_matches_torch_outputs_and_gradients():
     torch.manual_seed(0)
-    reference = nn.GRU(3, 6, batch_first=True)
-    scratch = GRU(3, 6)
+    reference, scratch = nn.GRU(3, 6, batch_first=True), GRU(3, 6)
     copy_weights(reference, scratch)
-    x, h0 = torch.randn(4, 9, 3), torch.randn(4, 6)
-    ref_out, ref_h = reference(x, h0.unsqueeze(0))
-    out, h = scratch(x, h0)
-    torch.testing.assert_close(out, ref_out)
-    torch.testing.assert_close(h, ref_h[0])
-    (ref_out.square().sum() + ref_h.sum()).backward()
-    (out.square().sum() + h.sum()).backward()
-    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-        torch.testing.assert_close(getattr(scratch.cell, name).grad,
-                                   getattr(reference, f"{name}_l0").grad)
+    assert_scratch_matches_torch(scratch, reference, torch.randn(4, 9, 3), torch.randn(4, 6))
 
 
 def test_gru_weights_copy_both_ways_and_not_into_an_lstm():

@@ -26,24 +26,15 @@ from rnn2transformer.synthetic import (
 )
 from rnn2transformer.training import count_parameters
 
+from .parity import assert_scratch_matches_torch
+
 
 def test_scratch_lstm_matches_torch_outputs_and_gradients():
     torch.manual_seed(0)
-    reference = nn.LSTM(3, 6, batch_first=True)
-    scratch = LSTM(3, 6)
+    reference, scratch = nn.LSTM(3, 6, batch_first=True), LSTM(3, 6)
     copy_weights(reference, scratch)
-    x = torch.randn(4, 9, 3)
-    h0, c0 = torch.randn(4, 6), torch.randn(4, 6)
-    ref_out, (ref_h, ref_c) = reference(x, (h0.unsqueeze(0), c0.unsqueeze(0)))
-    out, (h, c) = scratch(x, (h0, c0))
-    torch.testing.assert_close(out, ref_out)
-    torch.testing.assert_close(h, ref_h[0])
-    torch.testing.assert_close(c, ref_c[0])
-    (ref_out.square().sum() + ref_c.sum()).backward()
-    (out.square().sum() + c.sum()).backward()
-    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-        torch.testing.assert_close(getattr(scratch.cell, name).grad,
-                                   getattr(reference, f"{name}_l0").grad)
+    state = (torch.randn(4, 6), torch.randn(4, 6))
+    assert_scratch_matches_torch(scratch, reference, torch.randn(4, 9, 3), state)
 
 
 def test_weights_copy_back_into_torch():

@@ -18,6 +18,8 @@ from rnn2transformer.rnn import (
 )
 from rnn2transformer.synthetic import ADDING_BASELINE_MSE, adding_batches, adding_problem
 
+from .parity import assert_scratch_matches_torch
+
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_scratch_rnn_matches_torch_outputs_and_gradients(nonlinearity):
@@ -25,17 +27,7 @@ def test_scratch_rnn_matches_torch_outputs_and_gradients(nonlinearity):
     reference = nn.RNN(3, 5, nonlinearity=nonlinearity, batch_first=True)
     scratch = RNN(3, 5, nonlinearity)
     copy_weights(reference, scratch)
-    x = torch.randn(4, 7, 3)
-    h0 = torch.randn(4, 5)
-    ref_out, ref_h = reference(x, h0.unsqueeze(0))
-    out, h = scratch(x, h0)
-    torch.testing.assert_close(out, ref_out)
-    torch.testing.assert_close(h, ref_h[0])
-    (ref_out.square().sum() + ref_h.sum()).backward()
-    (out.square().sum() + h.sum()).backward()
-    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-        torch.testing.assert_close(getattr(scratch.cell, name).grad,
-                                   getattr(reference, f"{name}_l0").grad)
+    assert_scratch_matches_torch(scratch, reference, torch.randn(4, 7, 3), torch.randn(4, 5))
 
 
 def test_copy_goes_both_ways_and_checks_shapes():
