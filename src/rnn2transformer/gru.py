@@ -23,8 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_tensor
-from .rnn import RecurrentWeights
+from .rnn import RecurrentWeights, check_sequence
 
 GATES = ("reset", "update", "candidate")
 
@@ -71,10 +70,7 @@ class GRU(nn.Module):
     def forward_with_gates(self, x: torch.Tensor, h: torch.Tensor | None = None
                            ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Like ``forward``, plus every gate at every step, each (B, T, H)."""
-        check_tensor("x", x, ndim=3, dtype_kind="float")
-        B, T, C = x.shape
-        if C != self.cell.input_size:
-            raise ValueError(f"x must have shape (B, T, {self.cell.input_size}), got {(B, T, C)}")
+        B, T, _ = check_sequence(x, self.cell.input_size)
         if h is None:
             h = x.new_zeros(B, self.cell.hidden_size)
         outputs, trace = [], {name: [] for name in GATES}

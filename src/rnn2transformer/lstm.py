@@ -24,8 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_tensor
-from .rnn import RecurrentWeights
+from .rnn import RecurrentWeights, check_sequence
 
 GATES = ("input", "forget", "candidate", "output")
 State = tuple[torch.Tensor, torch.Tensor]
@@ -75,10 +74,7 @@ class LSTM(nn.Module):
         self, x: torch.Tensor, state: State | None = None
     ) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
         """Like ``forward``, plus every gate and the cell state at every step, each (B, T, H)."""
-        check_tensor("x", x, ndim=3, dtype_kind="float")
-        B, T, C = x.shape
-        if C != self.cell.input_size:
-            raise ValueError(f"x must have shape (B, T, {self.cell.input_size}), got {(B, T, C)}")
+        B, T, _ = check_sequence(x, self.cell.input_size)
         if state is None:
             zeros = x.new_zeros(B, self.cell.hidden_size)
             state = (zeros, zeros)

@@ -58,6 +58,15 @@ class RecurrentWeights(nn.Module):
             nn.init.uniform_(p, -bound, bound)
 
 
+def check_sequence(x: torch.Tensor, input_size: int) -> tuple[int, int, int]:
+    """``x``'s shape (B, T, C), after checking that it is a float batch of sequences of
+    ``input_size`` features, as every recurrent layer of the package reads."""
+    check_tensor("x", x, ndim=3, dtype_kind="float")
+    if x.shape[-1] != input_size:
+        raise ValueError(f"x must have shape (B, T, {input_size}), got {tuple(x.shape)}")
+    return tuple(x.shape)
+
+
 class RNNCell(RecurrentWeights):
     """One step: ``h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``."""
 
@@ -84,10 +93,7 @@ class RNN(nn.Module):
     def forward(
         self, x: torch.Tensor, state: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        check_tensor("x", x, ndim=3, dtype_kind="float")
-        B, T, C = x.shape
-        if C != self.cell.input_size:
-            raise ValueError(f"x must have shape (B, T, {self.cell.input_size}), got {(B, T, C)}")
+        B, T, _ = check_sequence(x, self.cell.input_size)
         h = x.new_zeros(B, self.cell.hidden_size) if state is None else state
         outputs = []
         for t in range(T):  # the for-loop of chapter 2, with learned weights
