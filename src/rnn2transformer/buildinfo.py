@@ -47,7 +47,8 @@ def record_build(build_dir: Path, log: Path, seconds: float) -> str:
     """Classify the build whose log is ``log`` and remember its wall time; return the kind."""
     # Only chapters count: the benchmarks appendix re-executes by design (it reads files).
     executed = len(re.findall(r"chapters/\S+: Executing notebook", log.read_text(errors="replace")))
-    n_chapters = len(chapter_times(build_dir))
+    # The cache also holds the executed appendices (book/...): count only the chapters.
+    n_chapters = sum(name.startswith("chapters/") for name in chapter_times(build_dir))
     kind = "warm" if executed == 0 else "cold" if executed >= n_chapters else "partial"
     path = build_dir / "build-times.json"
     recorded = json.loads(path.read_text()) if path.exists() else {}

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -137,3 +139,19 @@ def test_streaming_explorer_carries_a_fixed_state_for_the_lstm_only():
     explorer.controls["position"].value = 1024
     longer = explorer.result.set_index("model").state_kb
     assert longer["LSTM"] == kb["LSTM"] and longer["Transformer"] > 3 * kb["Transformer"]
+
+
+def test_a_build_that_executed_every_chapter_is_cold_whatever_the_appendices_did(tmp_path,
+                                                                                   monkeypatch):
+    from rnn2transformer import buildinfo
+
+    monkeypatch.setattr(buildinfo, "chapter_times", lambda build_dir: {
+        "book/distributed.md": 9.0, "chapters/01_a.md": 1.0, "chapters/02_b.md": 2.0})
+    log = tmp_path / "build.log"
+    for lines, kind in [(["chapters/01_a.md", "chapters/02_b.md"], "cold"),
+                        (["chapters/01_a.md"], "partial"), ([], "warm")]:
+        log.write_text("".join(f"/repo/{name}: Executing notebook using local CWD\n"
+                               for name in ["book/distributed.md", *lines]))
+        assert buildinfo.record_build(tmp_path, log, 12.5) == kind
+    assert json.loads((tmp_path / "build-times.json").read_text()) == {
+        "cold": 12.5, "partial": 12.5, "warm": 12.5}
