@@ -72,7 +72,7 @@ def throughput(device: torch.device, repeats: int) -> list[dict]:
                                                                hidden_size=256, **lm)),
         "lstm (char LM, ch. 4)": RecurrentModel(RecurrentConfig(kind="lstm", input_size=32,
                                                                 hidden_size=128, **lm)),
-        "transformer (char LM, ch. 6)": TransformerModel(TransformerConfig(
+        "transformer (char LM, ch. 7)": TransformerModel(TransformerConfig(
             d_model=64, n_heads=4, n_layers=2, d_ff=160, causal=True, positions="learned",
             max_len=T, **lm)),
     }

@@ -1,4 +1,4 @@
-"""Transfer learning: reuse a pretrained body, freeze what should not change, swap the head (ch. 7).
+"""Transfer learning: reuse a pretrained body, freeze what should not change, swap the head (ch. 8).
 
 The book's models (:class:`~rnn2transformer.mlp.MLP`,
 :class:`~rnn2transformer.recurrent.RecurrentModel`,

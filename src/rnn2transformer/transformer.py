@@ -1,4 +1,4 @@
-"""The Transformer (Vaswani et al., 2017), small enough to read and to train on a laptop (ch. 6).
+"""The Transformer (Vaswani et al., 2017), small enough to read and to train on a laptop (ch. 7).
 
 Pieces, each with the paper's names:
 

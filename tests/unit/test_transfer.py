@@ -1,4 +1,4 @@
-"""Freezing, head swapping, the cached pretrained checkpoint, and streaming state (ch. 7, 8)."""
+"""Freezing, head swapping, the cached pretrained checkpoint, and streaming state (ch. 8, 9)."""
 
 import pytest
 import torch
