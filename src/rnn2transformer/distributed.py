@@ -29,8 +29,6 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-ENV_GLOO_IFNAME = "GLOO_SOCKET_IFNAME"
-
 
 @dataclass(frozen=True)
 class World:

@@ -57,28 +57,26 @@ class Pairs:
     sentences: list[str]
 
 
-def _noun_phrase(g: torch.Generator) -> list[tuple[str, str]]:
-    """Words of one noun phrase with their role (det, adj, noun, name)."""
+def _pick(options: dict, g: torch.Generator) -> str:
+    """One key of ``options``, uniformly, drawn with ``g``."""
+    return list(options)[int(torch.randint(len(options), (1,), generator=g))]
+
+
+def _noun_phrase(g: torch.Generator) -> list[str]:
+    """The words of one noun phrase: a name, or [determiner] adjectives (0-2) noun."""
     if torch.rand(1, generator=g).item() < 0.2:
-        return [(list(NAMES)[int(torch.randint(len(NAMES), (1,), generator=g))], "name")]
-    words = []
-    if torch.rand(1, generator=g).item() < 0.8:
-        words.append((list(DETERMINERS)[int(torch.randint(2, (1,), generator=g))], "det"))
+        return [_pick(NAMES, g)]
+    words = [_pick(DETERMINERS, g)] if torch.rand(1, generator=g).item() < 0.8 else []
     n_adjectives = int(torch.randint(3, (1,), generator=g))
     adjectives = torch.randperm(len(ADJECTIVES), generator=g)[:n_adjectives].tolist()
-    words += [(list(ADJECTIVES)[i], "adj") for i in adjectives]
-    words.append((list(NOUNS)[int(torch.randint(len(NOUNS), (1,), generator=g))], "noun"))
-    return words
+    return words + [list(ADJECTIVES)[i] for i in adjectives] + [_pick(NOUNS, g)]
 
 
 def sample_sentence(g: torch.Generator) -> list[str]:
     """One source sentence, drawn from the grammar with generator ``g``."""
-    def pick(options: dict) -> str:
-        return list(options)[int(torch.randint(len(options), (1,), generator=g))]
-
-    words = [w for w, _ in _noun_phrase(g)] + [pick(VERBS)] + [w for w, _ in _noun_phrase(g)]
+    words = _noun_phrase(g) + [_pick(VERBS, g)] + _noun_phrase(g)
     for _ in range(int(torch.randint(4, (1,), generator=g))):  # 0 to 3 phrases
-        words += [pick(PREPOSITIONS)] + [w for w, _ in _noun_phrase(g)]
+        words += [_pick(PREPOSITIONS, g)] + _noun_phrase(g)
     return words
 
 
