@@ -1,0 +1,449 @@
+"""The book's trained models in the reader's browser: ONNX export and what the page needs.
+
+The web edition lets a reader type into chapter 4's character LSTM and chapter 7's character
+Transformer, run by onnxruntime-web in the page itself (``book/_static/live/``). This module
+writes what those widgets load, during the book's build:
+
+* :class:`LSTMStep`: the LSTM as one step, ``(x_t, h, c) -> (logits, h', c', gates)``, so the
+  page can loop over the reader's characters and show every gate as it goes;
+* :class:`TransformerWithAttention`: the Transformer over a whole window, returning every
+  head's attention weights too;
+* :func:`export_onnx`: ``torch.onnx.export`` with the dynamo exporter, one self-contained file
+  (``external_data=False``) whose batch and length stay free;
+* :func:`write_live_model`: the ``.onnx`` file and a JSON file beside it with the alphabet, the
+  sizes, a default text, and the outputs PyTorch computed for it (the page's fallback when the
+  runtime cannot load, and the golden values the site tests compare the browser with). Before
+  writing, it checks that onnxruntime reproduces PyTorch within ``PARITY_TOLERANCE``.
+
+``onnx``, ``onnxscript`` and ``onnxruntime`` are build and test requirements, not the package's
+runtime dependencies: they are imported only here, and only when a function needs them. A
+reader in Colab or Binder never calls this module (the chapters skip it outside the build).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import html
+import io
+import json
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._checks import check_int
+from .lstm import GATES, LSTM
+from .recurrent import RecurrentModel, copy_weights
+from .tokenizers import CharTokenizer
+from .transformer import TransformerModel
+
+# Where the book's build collects the files the web edition serves (see the Makefile and
+# _config.yml's html_static_path); unset outside the build, so nothing is written.
+ENV_LIVE_DIR = "RNN2T_LIVE_DIR"
+PARITY_TOLERANCE = 1e-5
+MAX_FILE_BYTES = 1_000_000  # each model file stays under 1 MB, so a page stays light
+OPSET = 20
+
+
+def live_dir() -> Path | None:
+    """The folder the build serves the live models from (``models/`` in the site's
+    ``_static``), or None when this is not the book's build."""
+    root = os.environ.get(ENV_LIVE_DIR)
+    if not root:
+        return None
+    path = Path(root) / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class LSTMStep(nn.Module):
+    """One step of a character LSTM (:class:`~rnn2transformer.recurrent.RecurrentModel`,
+    ``kind="lstm"``, token ids in, ``readout="all"``).
+
+    ``forward(x, h, c)`` with ``x`` (B,) ids and ``h``, ``c`` (B, H) returns ``logits``
+    (B, V), the new ``h`` and ``c``, and ``gates`` (B, 4, H) in the order input, forget,
+    candidate, output. The step is the scratch :class:`~rnn2transformer.lstm.LSTMCell`'s, with
+    the trained model's weights copied in, so it is the chapter's equations line by line.
+    """
+
+    def __init__(self, model: RecurrentModel) -> None:
+        super().__init__()
+        if not isinstance(model, RecurrentModel):
+            raise TypeError(f"model must be a RecurrentModel, got {type(model).__name__}")
+        c = model.config
+        if c.kind != "lstm" or c.vocab_size is None or c.readout != "all":
+            raise ValueError("LSTMStep needs an LSTM language model (kind='lstm', vocab_size "
+                             f"set, readout='all'), got kind={c.kind!r}, "
+                             f"vocab_size={c.vocab_size}, readout={c.readout!r}")
+        self.hidden_size = c.hidden_size
+        self.embed, self.head = model.embed, model.head
+        self.rnn = LSTM(c.input_size, c.hidden_size)
+        copy_weights(model.rnn, self.rnn)
+        self.rnn.to(next(model.parameters()).device)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
+        (h, c), gates = self.rnn.cell.step(self.embed(x), (h, c))
+        return self.head(h), h, c, torch.stack([gates[name] for name in GATES], dim=1)
+
+
+class TransformerWithAttention(nn.Module):
+    """A causal character Transformer over a window: ``forward(x)`` with ``x`` (B, T) ids
+    returns ``logits`` (B, T, V) and ``attention`` (B, L, H, T, T), every block's weights."""
+
+    def __init__(self, model: TransformerModel) -> None:
+        super().__init__()
+        if not isinstance(model, TransformerModel):
+            raise TypeError(f"model must be a TransformerModel, got {type(model).__name__}")
+        c = model.config
+        if not c.causal or c.vocab_size is None or c.readout != "all":
+            raise ValueError("TransformerWithAttention needs a causal language model (causal="
+                             f"True, vocab_size set, readout='all'), got causal={c.causal}, "
+                             f"vocab_size={c.vocab_size}, readout={c.readout!r}")
+        self.model = model
+
+    def forward(self, x: torch.Tensor):
+        h, weights = self.model.encode(x, need_weights=True)
+        return self.model.head(h), torch.stack(weights, dim=1)
+
+
+def export_onnx(
+    module: nn.Module,
+    example: tuple[torch.Tensor, ...],
+    path: str | Path,
+    *,
+    input_names: list[str],
+    output_names: list[str],
+    dynamic: dict[str, dict[int, str]],
+    max_length: int | None = None,
+) -> Path:
+    """Export ``module`` to one ONNX file at ``path`` with the dynamo exporter.
+
+    ``example``: inputs with a batch of at least 2 (a batch of 1 would be specialised into
+    the graph). ``dynamic``: for each input name, which dimensions stay free and their names
+    (``"batch"``, ``"length"``); ``max_length`` bounds a ``"length"`` dimension (learned
+    positions stop at ``max_len``). The exporter's progress log is kept out of the book's.
+    """
+    if len(example) != len(input_names):
+        raise ValueError(f"{len(input_names)} input names for {len(example)} example inputs")
+    if any(t.shape[0] < 2 for t in example):
+        raise ValueError("the example batch must hold at least 2 rows, so the batch stays free; "
+                         f"got shapes {[tuple(t.shape) for t in example]}")
+    dims = {"batch": torch.export.Dim("batch", min=1, max=4096),
+            "length": torch.export.Dim("length", min=1, max=max_length or 4096)}
+    shapes = tuple({axis: dims[label] for axis, label in dynamic.get(name, {}).items()}
+                   for name in input_names)
+    path = Path(path)
+    module = module.eval().cpu()
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), \
+                torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, tuple(t.cpu() for t in example), path, dynamo=True,
+                              external_data=False, opset_version=OPSET,
+                              input_names=input_names, output_names=output_names,
+                              dynamic_shapes=shapes, verbose=False)
+    finally:
+        quiet.setLevel(level)
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ValueError(f"{path.name} is {size:,} bytes; the web edition's models stay under "
+                         f"{MAX_FILE_BYTES:,}")
+    return path
+
+
+def onnx_session(path: str | Path):
+    """An onnxruntime session for ``path`` on the CPU, single-threaded as in the page."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def onnx_outputs(session, inputs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """Run an onnxruntime ``session`` on named tensors; the outputs by name."""
+    names = [o.name for o in session.get_outputs()]
+    values = session.run(names, {k: v.detach().cpu().numpy() for k, v in inputs.items()})
+    return dict(zip(names, values, strict=True))
+
+
+def max_difference(reference: dict[str, torch.Tensor], got: dict[str, np.ndarray]) -> dict:
+    """Largest absolute difference per output between PyTorch's and onnxruntime's."""
+    return {name: float(np.abs(got[name] - value.detach().cpu().numpy()).max())
+            for name, value in reference.items()}
+
+
+def _check_parity(reference: dict[str, torch.Tensor], got: dict[str, np.ndarray]) -> dict:
+    gaps = max_difference(reference, got)
+    worse = {name: gap for name, gap in gaps.items() if not gap <= PARITY_TOLERANCE}
+    if worse:
+        raise AssertionError(f"onnxruntime differs from PyTorch by more than "
+                             f"{PARITY_TOLERANCE}: {worse}")
+    return gaps
+
+
+def held_out_passage(text: str, length: int, *, skip: int = 0) -> str:
+    """``length`` characters of held-out text for the live widgets' defaults and tests: from
+    the first speech that starts 2,000 characters into the corpus's last tenth (the chapters'
+    validation part), ``skip`` characters further on. Chapters 4, 7 and 9 use the same one."""
+    check_int("length", length, minimum=1)
+    check_int("skip", skip, minimum=0)
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    passage = text[int(0.9 * len(text)) + 2_000 :]
+    if "\n\n" not in passage[:4_000]:
+        raise ValueError("text has no speech (a blank line) in the held-out part")
+    start = passage.index("\n\n") + 2 + skip
+    if start + length > len(passage):
+        raise ValueError(f"the held-out part is too short for {length} characters after {skip}")
+    return passage[start : start + length]
+
+
+@torch.no_grad()
+def lstm_trace(step: LSTMStep, ids: list[int]) -> dict[str, torch.Tensor]:
+    """Run :class:`LSTMStep` over ``ids`` from a zero state: per character the logits (T, V),
+    gates (T, 4, H) and cell state (T, H), as the page's loop computes them."""
+    device = next(step.parameters()).device
+    h = torch.zeros(1, step.hidden_size, device=device)
+    c = torch.zeros_like(h)
+    logits, gates, cells = [], [], []
+    for token in ids:
+        out, h, c, g = step(torch.tensor([token], device=device), h, c)
+        logits.append(out[0])
+        gates.append(g[0])
+        cells.append(c[0])
+    return {"logits": torch.stack(logits), "gates": torch.stack(gates),
+            "cell": torch.stack(cells)}
+
+
+def _rounded(array, digits: int = 7) -> list:
+    return np.round(np.asarray(array, dtype=np.float64), digits).tolist()
+
+
+def _softmax(logits: torch.Tensor) -> torch.Tensor:
+    return torch.softmax(logits.double(), dim=-1)
+
+
+def write_live_model(
+    name: str,
+    model: nn.Module,
+    tokenizer: CharTokenizer,
+    *,
+    default_text: str,
+    test_text: str,
+    units: list[int] | None = None,
+    directory: str | Path | None = None,
+) -> dict | None:
+    """Export a character LSTM or Transformer for the web edition: ``name.onnx`` and
+    ``name.json`` in ``directory`` (default :func:`live_dir`; None outside the build, and then
+    nothing is written and None returned).
+
+    The JSON holds the alphabet, the sizes, ``default_text`` and PyTorch's outputs for it (the
+    page shows them when the runtime cannot load), and the same for ``test_text`` (the site
+    tests type it and compare). For an LSTM, ``units`` are the hidden units whose gates the page
+    shows. Returns the JSON's content, with the measured parity gaps under ``"parity"``.
+    """
+    if not isinstance(name, str) or not name.replace("-", "").isalnum():
+        raise ValueError(f"name must be letters, digits and '-', got {name!r}")
+    if not isinstance(tokenizer, CharTokenizer):
+        raise TypeError(f"tokenizer must be a CharTokenizer, got {type(tokenizer).__name__}")
+    for label, text in (("default_text", default_text), ("test_text", test_text)):
+        if not isinstance(text, str) or len(text) < 2:
+            raise ValueError(f"{label} must be a str of at least 2 characters, got {text!r}")
+        tokenizer.encode(text)  # every character must be in the alphabet
+    folder = Path(directory) if directory is not None else live_dir()
+    if folder is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    model = copy.deepcopy(model).cpu().eval()  # the chapter's model stays where it was
+    alphabet = tokenizer.vocab.itos
+    info: dict = {"name": name, "model": f"{name}.onnx", "alphabet": list(alphabet)}
+    path = folder / f"{name}.onnx"
+
+    if isinstance(model, RecurrentModel):
+        step = LSTMStep(model).eval()
+        H = step.hidden_size
+        units = list(range(min(8, H))) if units is None else [int(u) for u in units]
+        if not units or not all(0 <= u < H for u in units):
+            raise ValueError(f"units must be hidden units 0..{H - 1}, got {units}")
+        example = (torch.tensor([1, 2]), torch.randn(2, H), torch.randn(2, H))
+        names = ["x", "h", "c"]
+        export_onnx(step, example, path, input_names=names,
+                    output_names=["logits", "h_next", "c_next", "gates"],
+                    dynamic={n: {0: "batch"} for n in names})
+        session = onnx_session(path)
+        probe = (torch.tensor([3, 5, 7]), torch.randn(3, H), torch.randn(3, H))
+        reference = dict(zip(["logits", "h_next", "c_next", "gates"], step(*probe), strict=True))
+        info["parity"] = _check_parity(reference, onnx_outputs(
+            session, dict(zip(names, probe, strict=True))))
+        info.update(kind="lstm", hidden_size=H, units=units, gates=list(GATES))
+
+        def outputs(text: str) -> dict:
+            trace = lstm_trace(step, tokenizer.encode(text))
+            return {"text": text, "probs": _rounded(_softmax(trace["logits"][-1])),
+                    "gates": _rounded(trace["gates"][:, :, units]),  # (T, 4, units)
+                    "cell": _rounded(trace["cell"][:, units])}  # (T, units)
+    elif isinstance(model, TransformerModel):
+        wrapped = TransformerWithAttention(model).eval()
+        c = model.config
+        max_len = c.max_len if c.positions == "learned" else 4096
+        example = (torch.randint(0, len(alphabet), (2, 16)),)
+        export_onnx(wrapped, example, path, input_names=["x"],
+                    output_names=["logits", "attention"], dynamic={"x": {0: "batch", 1: "length"}},
+                    max_length=max_len)
+        session = onnx_session(path)
+        probe = torch.randint(0, len(alphabet), (3, min(40, max_len)),
+                              generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            reference = dict(zip(["logits", "attention"], wrapped(probe), strict=True))
+        info["parity"] = _check_parity(reference, onnx_outputs(session, {"x": probe}))
+        info.update(kind="transformer", n_layers=c.n_layers, n_heads=c.n_heads,
+                    max_len=max_len)
+
+        def outputs(text: str) -> dict:
+            ids = tokenizer.encode(text)[-max_len:]
+            with torch.no_grad():
+                logits, attention = wrapped(torch.tensor([ids]))
+            return {"text": text, "probs": _rounded(_softmax(logits[0, -1])),
+                    # every head's weights for the last position: (L, H, T)
+                    "attention": _rounded(attention[0, :, :, -1, :])}
+    else:
+        raise TypeError(f"model must be a RecurrentModel or TransformerModel, got "
+                        f"{type(model).__name__}")
+    info["default"] = outputs(default_text)
+    info["golden"] = outputs(test_text)
+    info["bytes"] = path.stat().st_size
+    (folder / f"{name}.json").write_text(json.dumps(info))
+    return info
+
+
+def per_character_ms(
+    lstm_path: str | Path, transformer_path: str | Path, *, hidden_size: int, max_len: int,
+    lengths: list[int], repeats: int = 20,
+) -> list[dict]:
+    """Milliseconds onnxruntime (one thread) takes for the next character's logits once the
+    text is ``n`` characters long, for each ``n`` in ``lengths``: the LSTM runs one step on the
+    state it carries; the Transformer re-reads its context, the last ``min(n, max_len)``
+    characters. The web edition's side-by-side widget runs the same loop in the reader's
+    browser; this measures it where the book was built. Median over ``repeats`` runs."""
+    for label, value in (("hidden_size", hidden_size), ("max_len", max_len),
+                         ("repeats", repeats)):
+        check_int(label, value, minimum=1)
+    if not lengths or not all(isinstance(n, int) and n >= 1 for n in lengths):
+        raise ValueError(f"lengths must be positive ints, got {lengths}")
+    lstm, tf = onnx_session(lstm_path), onnx_session(transformer_path)
+    state = {"x": np.zeros(1, dtype=np.int64), "h": np.zeros((1, hidden_size), np.float32),
+             "c": np.zeros((1, hidden_size), np.float32)}
+
+    def median_ms(session, feeds) -> float:
+        session.run(None, feeds)  # warm-up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            session.run(None, feeds)
+            times.append(time.perf_counter() - start)
+        return 1000 * float(np.median(times))
+
+    rows = []
+    for n in lengths:
+        window = {"x": np.zeros((1, min(n, max_len)), dtype=np.int64)}
+        rows.append({"model": "LSTM", "context": n, "ms_per_char": median_ms(lstm, state)})
+        rows.append({"model": "Transformer", "context": n,
+                     "ms_per_char": median_ms(tf, window)})
+    return rows
+
+
+# --- the widgets' markup --------------------------------------------------------------------
+# The page holds a small static form; book/_static/live/<widget>.js brings it to life on first
+# use (onnxruntime-web is fetched only then). The PDF and plain Jupyter show the text form.
+
+RUNTIME_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+_STATIC = Path(__file__).resolve().parents[2] / "book" / "_static"
+
+
+def runtime_bytes() -> int | None:
+    """Bytes of the vendored onnxruntime-web files a page downloads on first use (None when
+    this is not a checkout of the book)."""
+    files = [_STATIC / "live" / "ort" / name for name in RUNTIME_FILES]
+    return sum(f.stat().st_size for f in files) if all(f.exists() for f in files) else None
+
+
+class LiveWidget:
+    """A widget for the web edition: HTML in a page, a one-line note elsewhere (the PDF)."""
+
+    def __init__(self, html: str | None, note: str) -> None:
+        self.html, self.note = html, note
+
+    def _repr_html_(self) -> str | None:  # None: Jupyter shows the note instead
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.note
+
+
+_WIDGETS = ("lstm", "transformer", "side-by-side")
+_NOTE = ("In the web edition of the book this model runs in the page, on the reader's own text "
+         "(onnxruntime-web).")
+
+
+def live_widget(
+    widget: str, *, models: dict[str, str], default_text: str, built: dict | None = None
+) -> LiveWidget:
+    """The markup of one live widget. ``widget``: ``"lstm"``, ``"transformer"`` or
+    ``"side-by-side"``; ``models``: the exported names it loads (``{"model": ...}``, or
+    ``{"lstm": ..., "transformer": ...}`` side by side); ``built``: for the side-by-side widget,
+    what the build measured (shown when the runtime cannot run)."""
+    if widget not in _WIDGETS:
+        raise ValueError(f"widget must be one of {_WIDGETS}, got {widget!r}")
+    if not isinstance(default_text, str):
+        raise TypeError(f"default_text must be a str, got {type(default_text).__name__}")
+    needed = {"model"} if widget != "side-by-side" else {"lstm", "transformer"}
+    if set(models) != needed:
+        raise ValueError(f"models for {widget!r} must name {sorted(needed)}, got {sorted(models)}")
+    size = runtime_bytes()
+    first_use = (f" The first use downloads the runtime once (about {size / 1e6:.0f} MB)."
+                 if size else "")
+    data = " ".join(f'data-{key}="{html.escape(name)}"' for key, name in models.items())
+    text_id = f"r2t-{widget}-text"
+    parts = [f'<div class="r2t-live" data-widget="{widget}" {data}'
+             + (f" data-default='{html.escape(json.dumps(built))}'" if built else "") + ">",
+             f'<p class="r2t-live-status" role="status">Click or type to start.{first_use}</p>',
+             f'<label for="{text_id}">Your text</label>',
+             f'<textarea id="{text_id}" rows="3" spellcheck="false">'
+             f"{html.escape(default_text)}</textarea>"]
+    if widget == "lstm":
+        options = "".join(f'<option value="{v}">{label}</option>' for v, label in [
+            ("cell", "cell state (tanh c)"), ("input", "input gate"), ("forget", "forget gate"),
+            ("output", "output gate"), ("candidate", "candidate")])
+        parts.append(f'<div class="r2t-live-controls"><label for="r2t-lstm-show">Show</label>'
+                     f'<select id="r2t-lstm-show">{options}</select>'
+                     f'<button type="button">Sample again</button></div>')
+    elif widget == "transformer":
+        parts.append('<div class="r2t-live-controls"><label for="r2t-transformer-at">Query '
+                     'position</label><input type="range" id="r2t-transformer-at" min="1" '
+                     'max="1" value="1"><span class="r2t-live-position"></span>'
+                     '<button type="button">Sample again</button></div>')
+    else:
+        parts.append('<div class="r2t-live-controls"><button type="button">Generate 200 '
+                     'characters with each model</button></div>'
+                     '<div class="r2t-live-side"><div><strong>LSTM</strong>'
+                     '<div class="r2t-live-lstm"></div></div><div><strong>Transformer</strong>'
+                     '<div class="r2t-live-transformer"></div></div></div>'
+                     '<div class="r2t-live-chart"></div>')
+    if widget != "side-by-side":
+        parts += ['<p><strong>Next character</strong></p><div class="r2t-live-next"></div>',
+                  '<p><strong>Continuation</strong> (sampled, temperature 0.8)</p>'
+                  '<div class="r2t-live-continuation"></div>',
+                  '<div class="r2t-live-heat"></div>']
+    parts += ["</div>", f'<script type="module" src="../_static/live/{widget}.js"></script>']
+    # Outside the build no model files are served, so a live notebook shows the note only.
+    return LiveWidget("\n".join(parts) if live_dir() is not None else None, _NOTE)

@@ -1,0 +1,192 @@
+"""The web edition's exports: ONNX files that onnxruntime runs exactly as PyTorch does."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from rnn2transformer import export
+from rnn2transformer.export import (
+    PARITY_TOLERANCE,
+    LSTMStep,
+    TransformerWithAttention,
+    held_out_passage,
+    live_widget,
+    lstm_trace,
+    onnx_outputs,
+    onnx_session,
+    per_character_ms,
+    runtime_bytes,
+    write_live_model,
+)
+from rnn2transformer.recurrent import RecurrentConfig, RecurrentModel
+from rnn2transformer.tokenizers import CharTokenizer
+from rnn2transformer.transformer import TransformerConfig, TransformerModel
+
+ALPHABET = "abcdefghijklmnopqrstuvwxyz ,.:\n"
+
+
+@pytest.fixture
+def chars():
+    return CharTokenizer.from_text(ALPHABET)
+
+
+def char_lstm(vocab, hidden=16):
+    torch.manual_seed(0)
+    return RecurrentModel(RecurrentConfig(kind="lstm", vocab_size=vocab, input_size=8,
+                                          hidden_size=hidden, output_size=vocab, readout="all",
+                                          loss="cross_entropy")).eval()
+
+
+def char_transformer(vocab, max_len=32):
+    torch.manual_seed(0)
+    return TransformerModel(TransformerConfig(
+        vocab_size=vocab, d_model=16, n_heads=2, n_layers=2, d_ff=32, positions="learned",
+        max_len=max_len, causal=True, output_size=vocab, readout="all",
+        loss="cross_entropy")).eval()
+
+
+def test_lstm_step_looped_equals_the_fused_model(chars):
+    model = char_lstm(len(chars))
+    ids = chars.encode("to be or not to be")
+    trace = lstm_trace(LSTMStep(model), ids)
+    with torch.no_grad():
+        logits, _ = model(torch.tensor([ids]))
+    torch.testing.assert_close(trace["logits"], logits[0], atol=1e-5, rtol=0)
+    gates = trace["gates"]  # (T, 4, H): input, forget, candidate, output
+    assert gates.shape == (len(ids), 4, 16)
+    sigmoid = gates[:, [0, 1, 3]]
+    assert ((sigmoid > 0) & (sigmoid < 1)).all() and (gates[:, 2].abs() < 1).all()
+
+
+def test_wrappers_reject_models_they_cannot_export(chars):
+    gru = RecurrentModel(RecurrentConfig(kind="gru", vocab_size=len(chars), output_size=3,
+                                         readout="all"))
+    with pytest.raises(ValueError, match="LSTM language model"):
+        LSTMStep(gru)
+    with pytest.raises(TypeError, match="RecurrentModel"):
+        LSTMStep(char_transformer(len(chars)))
+    encoder = TransformerModel(TransformerConfig(vocab_size=len(chars), d_model=8, n_heads=2))
+    with pytest.raises(ValueError, match="causal"):
+        TransformerWithAttention(encoder)
+
+
+def test_transformer_attention_is_causal_and_sums_to_one(chars):
+    wrapped = TransformerWithAttention(char_transformer(len(chars)))
+    with torch.no_grad():
+        logits, attention = wrapped(torch.tensor([chars.encode("hello there")] * 2))
+    assert logits.shape == (2, 11, len(chars)) and attention.shape == (2, 2, 2, 11, 11)
+    torch.testing.assert_close(attention.sum(-1), torch.ones(2, 2, 2, 11))
+    assert attention.triu(diagonal=1).abs().max() == 0
+
+
+def test_lstm_export_matches_pytorch_in_onnxruntime(chars, tmp_path):
+    model = char_lstm(len(chars))
+    info = write_live_model("t-lstm", model, chars, default_text="to be, or not",
+                            test_text="that is the", units=[0, 3, 7], directory=tmp_path)
+    assert (tmp_path / "t-lstm.onnx").stat().st_size < export.MAX_FILE_BYTES
+    assert all(gap <= PARITY_TOLERANCE for gap in info["parity"].values())
+    # a batch and states the export never saw: the batch stays free
+    step = LSTMStep(model)
+    x, h, c = torch.tensor([1, 4, 9, 2, 0]), torch.randn(5, 16), torch.randn(5, 16)
+    got = onnx_outputs(onnx_session(tmp_path / "t-lstm.onnx"), {"x": x, "h": h, "c": c})
+    with torch.no_grad():
+        want = dict(zip(["logits", "h_next", "c_next", "gates"], step(x, h, c), strict=True))
+    for name, value in want.items():
+        np.testing.assert_allclose(got[name], value.numpy(), atol=1e-5, rtol=0, err_msg=name)
+    # the JSON the page reads: the golden values are PyTorch's, for the chosen units
+    saved = json.loads((tmp_path / "t-lstm.json").read_text())
+    trace = lstm_trace(step, chars.encode("that is the"))
+    np.testing.assert_allclose(saved["golden"]["gates"], trace["gates"][:, :, [0, 3, 7]],
+                               atol=1e-6)
+    np.testing.assert_allclose(saved["golden"]["probs"],
+                               torch.softmax(trace["logits"][-1].double(), -1), atol=1e-6)
+    assert saved["alphabet"] == list(chars.vocab.itos) and saved["units"] == [0, 3, 7]
+    assert len(saved["default"]["cell"]) == len("to be, or not")
+
+
+def test_transformer_export_matches_pytorch_in_onnxruntime(chars, tmp_path):
+    model = char_transformer(len(chars))
+    info = write_live_model("t-tf", model, chars, default_text="to be, or not",
+                            test_text="that is the", directory=tmp_path)
+    assert all(gap <= PARITY_TOLERANCE for gap in info["parity"].values())
+    assert info["max_len"] == 32
+    session = onnx_session(tmp_path / "t-tf.onnx")
+    wrapped = TransformerWithAttention(model)
+    for shape in [(1, 5), (4, 32)]:  # batch and length are both free, up to max_len
+        x = torch.randint(0, len(chars), shape, generator=torch.Generator().manual_seed(1))
+        got = onnx_outputs(session, {"x": x})
+        with torch.no_grad():
+            logits, attention = wrapped(x)
+        np.testing.assert_allclose(got["logits"], logits.numpy(), atol=1e-5, rtol=0)
+        np.testing.assert_allclose(got["attention"], attention.numpy(), atol=1e-5, rtol=0)
+    saved = json.loads((tmp_path / "t-tf.json").read_text())
+    assert np.asarray(saved["golden"]["attention"]).shape == (2, 2, len("that is the"))
+    assert abs(sum(saved["golden"]["probs"]) - 1) < 1e-6
+
+
+def test_write_live_model_writes_nothing_outside_the_build(chars, monkeypatch):
+    monkeypatch.delenv(export.ENV_LIVE_DIR, raising=False)
+    assert write_live_model("t", char_lstm(len(chars)), chars, default_text="ab",
+                            test_text="ba") is None
+    assert live_widget("lstm", models={"model": "t"}, default_text="ab")._repr_html_() is None
+
+
+def test_write_live_model_checks_its_inputs(chars, tmp_path):
+    model = char_lstm(len(chars))
+    with pytest.raises(ValueError, match="not in the alphabet"):
+        write_live_model("t", model, chars, default_text="ABC", test_text="ab",
+                         directory=tmp_path)
+    with pytest.raises(ValueError, match="units"):
+        write_live_model("t", model, chars, default_text="ab", test_text="ab", units=[99],
+                         directory=tmp_path)
+    with pytest.raises(ValueError, match="name"):
+        write_live_model("a/b", model, chars, default_text="ab", test_text="ab",
+                         directory=tmp_path)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        export.export_onnx(LSTMStep(model), (torch.tensor([1]), torch.zeros(1, 16),
+                                             torch.zeros(1, 16)), tmp_path / "x.onnx",
+                           input_names=["x", "h", "c"], output_names=["a", "b", "c", "d"],
+                           dynamic={})
+
+
+def test_per_character_ms_times_both_models(chars, tmp_path):
+    write_live_model("l", char_lstm(len(chars)), chars, default_text="ab", test_text="ab",
+                     directory=tmp_path)
+    write_live_model("t", char_transformer(len(chars)), chars, default_text="ab",
+                     test_text="ab", directory=tmp_path)
+    rows = per_character_ms(tmp_path / "l.onnx", tmp_path / "t.onnx", hidden_size=16,
+                            max_len=32, lengths=[4, 64], repeats=2)
+    assert [(r["model"], r["context"]) for r in rows] == [
+        ("LSTM", 4), ("Transformer", 4), ("LSTM", 64), ("Transformer", 64)]
+    assert all(r["ms_per_char"] > 0 for r in rows)
+    with pytest.raises(ValueError, match="lengths"):
+        per_character_ms(tmp_path / "l.onnx", tmp_path / "t.onnx", hidden_size=16, max_len=32,
+                         lengths=[0])
+
+
+def test_held_out_passage_starts_a_speech():
+    text = "x" * 9_000 + "\n\n".join(["FIRST:\nsome words here"] * 4_000)
+    line = held_out_passage(text, 20)
+    assert len(line) == 20 and line.startswith("FIRST:")
+    assert held_out_passage(text, 5, skip=3) == line[3:8]
+    with pytest.raises(ValueError, match="too short"):
+        held_out_passage(text, 10**6)
+
+
+def test_live_widget_markup(monkeypatch, tmp_path):
+    monkeypatch.setenv(export.ENV_LIVE_DIR, str(tmp_path))
+    html = live_widget("transformer", models={"model": "m"}, default_text="a <b>")._repr_html_()
+    assert 'data-widget="transformer"' in html and 'data-model="m"' in html
+    assert "a &lt;b&gt;" in html and "_static/live/transformer.js" in html
+    assert repr(live_widget("lstm", models={"model": "m"}, default_text="a")).startswith("In the")
+    with pytest.raises(ValueError, match="widget must be"):
+        live_widget("gru", models={"model": "m"}, default_text="a")
+    with pytest.raises(ValueError, match="must name"):
+        live_widget("side-by-side", models={"model": "m"}, default_text="a")
+
+
+def test_the_runtime_is_vendored():
+    size = runtime_bytes()
+    assert size is not None and size > 1_000_000, "run `make vendor-js`"
