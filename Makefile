@@ -10,9 +10,11 @@ PORT ?= 8000
 # Strict: warnings are errors, references are checked, and _config.yml makes a raising cell
 # fail the build. --keep-going reports every problem before failing.
 BUILD_FLAGS ?= -W -n --keep-going
-# The book's charts use the site's own renderer, and chapter 7's pretrained weights are cached
-# in _build (so `make clean` and a package change drop them too).
-BOOK_ENV := RNN2T_BOOK_BUILD=1 RNN2T_CACHE_DIR=$(CURDIR)/_build/checkpoints
+# The book's charts use the site's own renderer, and chapter 8's pretrained weights are cached
+# in _build (so `make clean` and a package change drop them too). The live widgets' models are
+# exported into _build/live, which _config.yml serves as static files (_static/models/).
+BOOK_ENV := RNN2T_BOOK_BUILD=1 RNN2T_CACHE_DIR=$(CURDIR)/_build/checkpoints \
+	RNN2T_LIVE_DIR=$(CURDIR)/_build/live
 # `make pdf` builds here, apart from the site's build state (see the PDF section below).
 PDF_BUILD := _build/pdf
 # The package files the chapters execute (the benchmark and build-report tools are not among
@@ -53,7 +55,8 @@ setup: $(BIN)/.installed
 # they are all dropped and the book is executed again.
 # Chapter 6 also reads the committed GPU benchmark results, so a new one re-executes the book.
 _build/.package-stamp: $(SRC_FILES) requirements.txt $(wildcard benchmarks/results/cuda-*.json)
-	rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/checkpoints $(PDF_BUILD)
+	rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/checkpoints _build/live \
+	  $(PDF_BUILD)
 	mkdir -p _build
 	touch $@
 
@@ -65,7 +68,7 @@ _build/.bench-stamp: $(wildcard benchmarks/results/*.json)
 
 # Sphinx copies static files only when some page is rebuilt: after a change in book/_static,
 # drop its environment so every page is re-read (from the execution cache: no re-execution).
-_build/.static-stamp: $(wildcard book/_static/*.css book/_static/*.js)
+_build/.static-stamp: $(wildcard book/_static/*.css book/_static/*.js book/_static/live/*.js)
 	rm -f _build/.doctrees/environment.pickle
 	mkdir -p _build
 	touch $@
@@ -77,7 +80,8 @@ _build/.study-stamp: $(wildcard chapters/*.md benchmarks/results/*.json) _toc.ym
 	touch book/how-to-study.md $@
 
 book: setup _build/.package-stamp _build/.bench-stamp _build/.study-stamp _build/.static-stamp
-	@start=$$(date +%s.%N); \
+	@mkdir -p _build/live/models; \
+	start=$$(date +%s.%N); \
 	$(BOOK_ENV) $(BIN)/jupyter-book build . $(BUILD_FLAGS) 2>&1 | tee _build/last-build.log; \
 	$(BIN)/python -m rnn2transformer.buildinfo _build --record _build/last-build.log \
 	  $$start $$(date +%s.%N)

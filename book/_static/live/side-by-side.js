@@ -1,0 +1,186 @@
+// Chapter 9: chapter 4's LSTM and chapter 7's Transformer generate side by side, and the
+// reader's own browser times every character. The LSTM carries a state of fixed size, so
+// each character costs one step; the Transformer re-reads its whole context (up to max_len
+// characters) for each one. The widget reports what it measured, in words.
+import {
+  attach, encode, generator, int64, openSession, readModel, sample, softmax,
+} from "./runtime.js";
+
+const GENERATE = 200;
+const TEMPERATURE = 0.8;
+const BIN = 16; // characters per point of the chart (single steps are below the timer's grain)
+
+for (const root of document.querySelectorAll('.r2t-live[data-widget="side-by-side"]')) setUp(root);
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+}
+
+function setUp(root) {
+  const input = root.querySelector("textarea");
+  const button = root.querySelector("button");
+  const status = root.querySelector(".r2t-live-status");
+  const chart = root.querySelector(".r2t-live-chart");
+  const texts = { lstm: root.querySelector(".r2t-live-lstm"),
+    transformer: root.querySelector(".r2t-live-transformer") };
+  let lstm = null, tf = null, ort = null;
+
+  async function lstmRun(ids, random) {
+    const H = lstm.info.hidden_size;
+    let h = new Float32Array(H), c = new Float32Array(H), logits = null;
+    const step = async (id) => {
+      const r = await lstm.session.run({ x: int64(ort, [id], [1]),
+        h: new ort.Tensor("float32", h, [1, H]), c: new ort.Tensor("float32", c, [1, H]) });
+      h = r.h_next.data; c = r.c_next.data; logits = r.logits.data;
+    };
+    for (const id of ids) await step(id); // read the prompt
+    const first = softmax(logits);
+    let out = "";
+    const times = [];
+    for (let i = 0; i < GENERATE; i++) {
+      const started = performance.now();
+      const next = sample(softmax(logits, TEMPERATURE), random);
+      await step(next);
+      times.push({ context: ids.length + i + 1, ms: performance.now() - started });
+      out += lstm.info.alphabet[next];
+    }
+    return { first, out, times };
+  }
+
+  async function tfRun(ids, random) {
+    const V = tf.info.alphabet.length;
+    let context = ids.slice(-tf.info.max_len), logits = null;
+    const forward = async () => {
+      const r = await tf.session.run({ x: int64(ort, context, [1, context.length]) });
+      logits = r.logits.data.slice((context.length - 1) * V, context.length * V);
+    };
+    await forward();
+    const first = softmax(logits);
+    let out = "";
+    const times = [];
+    for (let i = 0; i < GENERATE; i++) {
+      const started = performance.now();
+      const next = sample(softmax(logits, TEMPERATURE), random);
+      context = context.concat([next]).slice(-tf.info.max_len);
+      await forward();
+      times.push({ context: ids.length + i + 1, ms: performance.now() - started });
+      out += tf.info.alphabet[next];
+    }
+    return { first, out, times };
+  }
+
+  function binned(times) {
+    const points = [];
+    for (let i = 0; i + BIN <= times.length; i += BIN) {
+      const part = times.slice(i, i + BIN);
+      points.push({ at: part[BIN - 1].context, ms: part.reduce((a, t) => a + t.ms, 0) / BIN });
+    }
+    return points;
+  }
+
+  function drawChart(series, maxLen) {
+    const W = 520, Hh = 220, pad = { l: 56, r: 110, t: 10, b: 40 };
+    const all = series.flatMap((s) => s.points);
+    const xMax = Math.max(...all.map((p) => p.at)), yMax = Math.max(...all.map((p) => p.ms)) * 1.1;
+    const x = (v) => pad.l + (v / xMax) * (W - pad.l - pad.r);
+    const y = (v) => Hh - pad.b - (v / yMax) * (Hh - pad.t - pad.b);
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", `0 0 ${W} ${Hh}`);
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", "milliseconds per generated character against characters generated, for both models");
+    const add = (tag, attrs, text) => {
+      const el = document.createElementNS(ns, tag);
+      for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+      if (text) el.textContent = text;
+      svg.append(el);
+    };
+    add("line", { x1: pad.l, y1: Hh - pad.b, x2: W - pad.r, y2: Hh - pad.b, stroke: "#333" });
+    add("line", { x1: pad.l, y1: pad.t, x2: pad.l, y2: Hh - pad.b, stroke: "#333" });
+    add("text", { x: (pad.l + W - pad.r) / 2, y: Hh - 8, "text-anchor": "middle", "font-size": 12 },
+      "characters of text so far");
+    add("text", { x: 12, y: (Hh - pad.b) / 2, "font-size": 12,
+      transform: `rotate(-90 12 ${(Hh - pad.b) / 2})`, "text-anchor": "middle" }, "ms per character");
+    for (const v of [0, yMax / 2, yMax / 1.1]) {
+      add("text", { x: pad.l - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11 }, v.toFixed(2));
+    }
+    add("text", { x: pad.l, y: Hh - pad.b + 14, "font-size": 11, "text-anchor": "middle" }, "0");
+    if (maxLen && maxLen < xMax) {  // where the Transformer's window stops growing
+      add("line", { x1: x(maxLen), y1: pad.t, x2: x(maxLen), y2: Hh - pad.b, stroke: "#999",
+        "stroke-dasharray": "4 3" });
+      add("text", { x: x(maxLen) + 4, y: pad.t + 12, "font-size": 11, fill: "#555" },
+        `window full (${maxLen})`);
+    }
+    add("text", { x: x(xMax), y: Hh - pad.b + 14, "font-size": 11, "text-anchor": "middle" }, String(xMax));
+    for (const s of series) {
+      add("polyline", { points: s.points.map((p) => `${x(p.at)},${y(p.ms)}`).join(" "),
+        fill: "none", stroke: s.color, "stroke-width": 2 });
+      const end = s.points[s.points.length - 1];
+      add("text", { x: x(end.at) + 6, y: y(end.ms) + 4, "font-size": 12, fill: s.color }, s.name);
+    }
+    chart.replaceChildren(svg);
+  }
+
+  function sentence(lstmTimes, tfTimes, prompt) {
+    // the first characters also pay for the runtime's warm-up: start counting after them
+    const early = (t) => median(t.slice(16, 48).map((r) => r.ms));
+    const late = (t) => median(t.slice(-32).map((r) => r.ms));
+    const lstmGrowth = late(lstmTimes) / early(lstmTimes);
+    const tfGrowth = late(tfTimes) / early(tfTimes);
+    const full = prompt + GENERATE >= tf.info.max_len;
+    return `In your browser the LSTM took ${early(lstmTimes).toFixed(2)} ms per character at ` +
+      `the start and ${late(lstmTimes).toFixed(2)} ms at the end (${lstmGrowth.toFixed(1)}\u00d7); ` +
+      `the Transformer ${early(tfTimes).toFixed(2)} ms and ${late(tfTimes).toFixed(2)} ms ` +
+      `(${tfGrowth.toFixed(1)}\u00d7)` + (full ? `, its context capped at the ${tf.info.max_len} ` +
+      "characters it was trained on" : "") + ". " +
+      (tfGrowth > 1.3 * lstmGrowth ? "The Transformer's cost grew with the context it re-reads; " +
+        "the LSTM's stayed where it was." : "At these lengths the two costs grew alike: " +
+        "the Transformer's re-reading is not yet what dominates in this browser.");
+  }
+
+  async function run() {
+    const { ids, dropped } = encode(lstm.info, input.value);
+    if (!ids.length) {
+      status.textContent = "Type at least one character of the models' alphabet.";
+      return;
+    }
+    root.dataset.state = "running";
+    button.disabled = true;
+    status.textContent = `Generating ${GENERATE} characters with each model\u2026`;
+    const a = await lstmRun(ids, generator(1));
+    const b = await tfRun(ids, generator(1));
+    texts.lstm.textContent = a.out;
+    texts.transformer.textContent = b.out;
+    drawChart([{ name: "LSTM", color: "#1f77b4", points: binned(a.times) },
+      { name: "Transformer", color: "#d62728", points: binned(b.times) }], tf.info.max_len);
+    status.textContent = sentence(a.times, b.times, ids.length) + (dropped.length ?
+      ` (Left out, not in the alphabet: ${dropped.join(" ")}.)` : "");
+    root.r2tResult = { text: ids.map((i) => lstm.info.alphabet[i]).join(""),
+      lstmProbs: a.first, transformerProbs: b.first, lstmTimes: a.times, transformerTimes: b.times };
+    root.dataset.text = root.r2tResult.text;
+    root.dataset.state = "ready";
+    button.disabled = false;
+  }
+
+  const start = async () => {
+    const [li, ti] = await Promise.all([readModel(root.dataset.lstm),
+      readModel(root.dataset.transformer)]);
+    const [ls, ts] = await Promise.all([openSession(li), openSession(ti)]);
+    lstm = { info: li, session: ls.session };
+    tf = { info: ti, session: ts.session };
+    ort = ls.ort;
+    status.textContent = "Ready: press the button to generate.";
+  };
+  // What the build measured (onnxruntime in Python, same loop), drawn when the runtime cannot
+  // run here.
+  const fallback = async () => {
+    const built = JSON.parse(root.dataset.default);
+    drawChart(built.series, built.max_len);
+  };
+  const begin = attach(root, { start, fallback });
+  button.addEventListener("click", async () => {
+    await begin();
+    if (root.dataset.state !== "fallback") await run();
+  });
+}
