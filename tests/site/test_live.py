@@ -1,0 +1,141 @@
+"""The live widgets in Chromium: the book's exported models run in the page and give the
+outputs PyTorch gave in the build (the golden values in each model's JSON), the runtime is
+fetched only on first use, and a page whose runtime cannot load shows the build's outputs.
+
+Each test also records what a page transferred after first use and the latency the reader
+would see; they are added to _build/site-report.json under "live"."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from .conftest import SITE
+from .test_browser import open_page
+
+GOLDEN_TOLERANCE = 1e-4
+READY_TIMEOUT_MS = 60_000
+WIDGETS = {  # page: (widget, exported model names)
+    "chapters/04_lstm": ("lstm", ["ch4-lstm"]),
+    "chapters/07_transformer": ("transformer", ["ch7-transformer"]),
+    "chapters/09_is_lstm_dead": ("side-by-side", ["ch4-lstm", "ch7-transformer"]),
+}
+RUNTIME = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+
+
+def model_info(site, name):
+    return json.loads((site / "_static" / "models" / f"{name}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def live_report():
+    report: dict[str, dict] = {}
+    yield report
+    path = SITE.parent / "site-report.json"
+    whole = json.loads(path.read_text()) if path.exists() else {}
+    whole["live"] = report
+    path.write_text(json.dumps(whole, indent=2) + "\n")
+    print("\nlive widgets (after first use):")
+    for entry, row in report.items():
+        print(f"  {entry}: {row['runtime_bytes'] / 1e6:.2f} MB runtime + "
+              f"{row['model_bytes'] / 1e3:.0f} kB models; {row['latency']}")
+
+
+def transferred(page, names):
+    """Bytes the page fetched for resources whose file name is in ``names``."""
+    return page.evaluate(
+        "names => performance.getEntriesByType('resource')"
+        ".filter(e => names.includes(e.name.split('/').pop()))"
+        ".reduce((total, e) => total + (e.encodedBodySize || 0), 0)", names)
+
+
+def requested(page):
+    return page.evaluate(
+        "performance.getEntriesByType('resource').map(e => e.name.split('/').pop())")
+
+
+def wait_ready(page, text=None):
+    page.wait_for_function(
+        "t => { const w = document.querySelector('.r2t-live');"
+        " return w.dataset.state === 'ready' && (t === null || w.dataset.text === t); }",
+        arg=text, timeout=READY_TIMEOUT_MS)
+
+
+def close(a, b):
+    return np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)).max()
+
+
+@pytest.mark.parametrize("entry", list(WIDGETS))
+def test_widget_runs_the_exported_model_and_matches_pytorch(browser, server, site, entry,
+                                                            live_report):
+    widget, names = WIDGETS[entry]
+    infos = [model_info(site, name) for name in names]
+    page, log = open_page(browser, server, entry)
+    try:
+        page.wait_for_load_state("networkidle")
+        assert page.locator(f'.r2t-live[data-widget="{widget}"]').count() == 1
+        before = requested(page)
+        assert not set(before) & {*RUNTIME, *(f"{n}.onnx" for n in names)}, \
+            "the runtime or a model was fetched before the reader used the widget"
+        golden = infos[0]["golden"]
+        page.fill(".r2t-live textarea", golden["text"])
+        if widget == "side-by-side":
+            page.click(".r2t-live button")
+        wait_ready(page, golden["text"])
+        result = page.evaluate("document.querySelector('.r2t-live').r2tResult")
+        if widget == "lstm":
+            assert close(result["probs"], golden["probs"]) < GOLDEN_TOLERANCE
+            assert close(result["gates"], golden["gates"]) < GOLDEN_TOLERANCE
+            assert close(result["cell"], golden["cell"]) < GOLDEN_TOLERANCE
+            latency = f"{result['msPerChar']:.3f} ms per character read"
+            assert page.locator(".r2t-live-heat .r2t-live-row").count() == len(infos[0]["units"])
+        elif widget == "transformer":
+            assert close(result["probs"], golden["probs"]) < GOLDEN_TOLERANCE
+            assert close(result["lastAttention"], golden["attention"]) < GOLDEN_TOLERANCE
+            latency = f"{result['msWindow']:.1f} ms per pass over {len(golden['text'])} characters"
+            rows = infos[0]["n_layers"] * infos[0]["n_heads"]
+            assert page.locator(".r2t-live-heat .r2t-live-row").count() == rows
+        else:  # both models, each against its own chapter's golden values for the same text
+            lstm, tf = infos
+            assert lstm["golden"]["text"] == tf["golden"]["text"]
+            assert close(result["lstmProbs"], lstm["golden"]["probs"]) < GOLDEN_TOLERANCE
+            assert close(result["transformerProbs"], tf["golden"]["probs"]) < GOLDEN_TOLERANCE
+            ms = {k: [t["ms"] for t in result[f"{k}Times"]] for k in ("lstm", "transformer")}
+            assert all(len(v) == 200 and min(v) >= 0 for v in ms.values())
+            latency = ", ".join(f"{k} median {np.median(v):.3f} ms per generated character"
+                                for k, v in ms.items())
+            assert page.locator(".r2t-live-chart svg polyline").count() == 2
+            assert "In your browser" in page.inner_text(".r2t-live-status")
+        assert set(RUNTIME) <= set(requested(page))
+        live_report[entry] = {"runtime_bytes": transferred(page, list(RUNTIME)),
+                              "model_bytes": transferred(page, [f"{n}.onnx" for n in names]),
+                              "latency": latency}
+        page.wait_for_timeout(300)
+        assert log["blocked"] == [], f"requests to other hosts: {log['blocked']}"
+        assert log["errors"] == [], f"console errors: {log['errors']}"
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("entry", ["chapters/04_lstm", "chapters/07_transformer"])
+def test_widget_shows_the_builds_outputs_when_the_runtime_cannot_load(browser, server, site,
+                                                                       entry):
+    widget, names = WIDGETS[entry]
+    info = model_info(site, names[0])
+    page, log = open_page(browser, server, entry)
+    try:
+        page.route("**/*.wasm", lambda route: route.abort())  # as if WebAssembly were missing
+        page.click(".r2t-live textarea")
+        page.wait_for_function("document.querySelector('.r2t-live').dataset.state === 'fallback'",
+                               timeout=READY_TIMEOUT_MS)
+        page.wait_for_function(
+            "document.querySelectorAll('.r2t-live-heat .r2t-live-row').length > 0")
+        assert "cannot run in this browser" in page.inner_text(".r2t-live-status")
+        shown = page.locator(".r2t-live-heat .r2t-live-row").first.inner_text()
+        default = info["default"]["text"].replace("\n", "\u21b5").replace(" ", "\u2423")
+        assert default[:20] in shown.replace("\n", "")
+        assert page.locator(".r2t-live-next li").count() == 8
+    finally:
+        page.close()
