@@ -132,13 +132,20 @@ class Seq2Seq(nn.Module):
         keys = self.key(states) if self.config.attention in ("additive", "general") else None
         return Memory(states, final, mask, keys)
 
+    def advance(self, embedded: torch.Tensor, state: torch.Tensor, memory: Memory
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The recurrent part of a step: the embedded previous word (B, E) and the state
+        (B, H) -> the new state, the context (B, H) and the attention weights (B, S)."""
+        context, weights = self.attend(state, memory)
+        state = self.cell(torch.cat([embedded, context], dim=-1), state)
+        return state, context, weights
+
     def step(self, word: torch.Tensor, state: torch.Tensor, memory: Memory
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One decoder step: previous words (B,), state (B, H) -> logits (B, V), new state,
         attention weights (B, S)."""
-        context, weights = self.attend(state, memory)
         embedded = self.embed(word)
-        state = self.cell(torch.cat([embedded, context], dim=-1), state)
+        state, context, weights = self.advance(embedded, state, memory)
         logits = self.out(torch.cat([state, context, embedded], dim=-1))
         return logits, state, weights
 
@@ -155,11 +162,17 @@ class Seq2Seq(nn.Module):
         state = memory.final  # the decoder starts from the encoder's final state
         previous = torch.cat([torch.full_like(target[:, :1], self.config.bos_id),
                               target[:, :-1]], dim=1)  # teacher forcing: the true words
-        logits = []
+        # :meth:`step` at every position, with what does not depend on the previous step taken
+        # out of the loop: the words are embedded at once and the output layer reads every
+        # step's [state; context; word] in one product (teacher forcing knows all the words).
+        embedded = self.embed(previous)  # (B, T, E)
+        states, contexts = [], []
         for t in range(target.shape[1]):
-            step_logits, state, _ = self.step(previous[:, t], state, memory)
-            logits.append(step_logits)
-        logits = torch.stack(logits, dim=1)  # (B, T, V)
+            state, context, _ = self.advance(embedded[:, t], state, memory)
+            states.append(state)
+            contexts.append(context)
+        logits = self.out(torch.cat([torch.stack(states, 1), torch.stack(contexts, 1), embedded],
+                                    dim=-1))  # (B, T, V)
         loss = F.cross_entropy(logits.float().transpose(1, 2), target, ignore_index=0)
         return logits, loss
 
