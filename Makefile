@@ -83,7 +83,7 @@ book: setup _build/.package-stamp _build/.bench-stamp _build/.study-stamp _build
 	@mkdir -p _build/live/models; \
 	start=$$(date +%s.%N); \
 	$(BOOK_ENV) $(BIN)/jupyter-book build . $(BUILD_FLAGS) 2>&1 | tee _build/last-build.log; \
-	$(BIN)/python -m rnn2transformer.buildinfo _build --record _build/last-build.log \
+	$(BIN)/python -m rnn2transformer.book.buildinfo _build --record _build/last-build.log \
 	  $$start $$(date +%s.%N)
 
 # --- the PDF edition ---
@@ -117,7 +117,7 @@ pdf: setup texlive _build/.package-stamp _build/.bench-stamp
 
 # On a GPU the benchmark also executes every chapter at the default and the full scale.
 bench: setup
-	RNN2T_BOOK_BUILD=1 $(BIN)/python -m rnn2transformer.bench \
+	RNN2T_BOOK_BUILD=1 $(BIN)/python -m rnn2transformer.book.bench \
 	  $$($(BIN)/python -c 'import torch; print("--chapters default,full" if torch.cuda.is_available() else "")')
 
 serve:

@@ -16,19 +16,22 @@ Conventions used everywhere in the package:
 * Public functions validate their inputs and raise ``ValueError``/``TypeError`` naming what was
   expected and what was given.
 
-Modules: :mod:`.device` (device and seed), :mod:`.training` (the one training loop),
-:mod:`.charts` (Altair theme and the book's offline renderer), :mod:`.book` (the run stamp a
-chapter prints, glue), :mod:`.synthetic` (data sets the package generates), :mod:`.corpus` (the
-shipped Shakespeare corpus and tasks built from it), :mod:`.tokenizers` (vocabulary, character and
-word tokenisers), :mod:`.exercises` (self-check cells), :mod:`.explorers` (live ipywidgets),
-:mod:`.profiling` (timing, memory, the equal-size throughput sweep), :mod:`.scaling` (loss
-against training compute), :mod:`.distributed` (the same loop data-parallel under ``torchrun``).
+Three folders, three concerns:
 
-Model families, one file each: :mod:`.mlp` (multilayer perceptrons), :mod:`.bow` (bag-of-words and
-n-gram classifiers), :mod:`.rnn`, :mod:`.lstm` and :mod:`.gru` (recurrent cells, with
-:mod:`.recurrent` putting them to work), :mod:`.seq2seq` (the encoder-decoder and its attention,
-trained on :mod:`.toy_language`'s generated language pair), :mod:`.attention` and
-:mod:`.transformer`.
+* :mod:`rnn2transformer.models`: the model families, one file each (MLP, bag of words, the
+  recurrent cells and the task model around them, the encoder-decoder, attention, the
+  Transformer). They know nothing about the book.
+* this folder: what trains and feeds them and the experiments on them. :mod:`.training` (the
+  one training loop), :mod:`.device` (device and seed), :mod:`.distributed` (the same loop
+  data-parallel under ``torchrun``), :mod:`.synthetic`, :mod:`.corpus`, :mod:`.toy_language`
+  and :mod:`.tokenizers` (the data the package generates or ships), :mod:`.sampling`,
+  :mod:`.profiling`, :mod:`.scaling` and :mod:`.transfer` (generation, timing, compute and
+  reuse experiments).
+* :mod:`rnn2transformer.book`: the book's own machinery. The run stamp and glue (in the
+  package itself), :mod:`.book.charts` (Altair theme and the offline renderer),
+  :mod:`.book.exercises` (self-check cells), :mod:`.book.explorers` (live ipywidgets),
+  :mod:`.book.export` (the web edition's live models), :mod:`.book.buildinfo` (build records)
+  and :mod:`.book.bench` (``make bench``).
 """
 
 from .book import RunStamp, glue, start_run

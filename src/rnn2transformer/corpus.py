@@ -165,7 +165,7 @@ def char_lm_stream(ids: torch.Tensor, *, seq_len: int, batch_size: int):
     stream, its ``k``-th window of ``seq_len`` ids and the ids one step ahead, both (B, T), so
     row ``b`` of one batch continues exactly where row ``b`` of the previous batch stopped
     (wrapping around at the end). Train it with a model that carries its state from one call to
-    the next (:class:`rnn2transformer.recurrent.CarryState`).
+    the next (:class:`rnn2transformer.models.recurrent.CarryState`).
 
     The position in the streams lives in the function, not in the generator, so a run that uses
     it cannot be resumed from a checkpoint (``train`` refuses the combination).

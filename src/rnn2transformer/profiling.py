@@ -152,9 +152,9 @@ def char_lm_pair(width: int, *, vocab_size: int = 65) -> dict[str, nn.Module]:
     depends on the sequence length."""
     import math
 
-    from .recurrent import RecurrentConfig, RecurrentModel
+    from .models.recurrent import RecurrentConfig, RecurrentModel
+    from .models.transformer import TransformerConfig, TransformerModel
     from .training import count_parameters
-    from .transformer import TransformerConfig, TransformerModel
 
     check_int("width", width, minimum=8)
     lm = dict(vocab_size=vocab_size, output_size=vocab_size, readout="all", loss="cross_entropy")

@@ -29,7 +29,7 @@ from .distributed import fingerprint, gather_to_main, world
 
 def example_model_and_data(seed: int = 0):
     """Chapter 1's problem: three interleaved spirals and a three-layer perceptron."""
-    from .mlp import MLP, MLPConfig
+    from .models.mlp import MLP, MLPConfig
     from .synthetic import make_spirals
 
     torch.manual_seed(seed)

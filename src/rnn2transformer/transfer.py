@@ -1,9 +1,9 @@
 """Transfer learning: reuse a pretrained body, freeze what should not change, swap the head (ch. 8).
 
-The book's models (:class:`~rnn2transformer.mlp.MLP`,
-:class:`~rnn2transformer.recurrent.RecurrentModel`,
-:class:`~rnn2transformer.transformer.TransformerModel`) share a layout: an input part, a body,
-a ``head``, and a config whose ``output_size`` is the head's width. :func:`stages` lists a
+The book's models (:class:`~rnn2transformer.models.mlp.MLP`,
+:class:`~rnn2transformer.models.recurrent.RecurrentModel`,
+:class:`~rnn2transformer.models.transformer.TransformerModel`) share a layout: an input part,
+a body, a ``head``, and a config whose ``output_size`` is the head's width. :func:`stages` lists a
 model's parts from input to output, so "freeze the first k" has one meaning for every family;
 :func:`freeze` also takes parameter-name prefixes.
 :func:`pretrained` trains a model once and caches its weights (always produced by this code,
@@ -28,9 +28,9 @@ ENV_CACHE = "RNN2T_CACHE_DIR"
 
 def stages(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The model's parts in order from input to output, as ``(name, module)`` pairs."""
-    from .mlp import MLP
-    from .recurrent import RecurrentModel
-    from .transformer import TransformerModel
+    from .models.mlp import MLP
+    from .models.recurrent import RecurrentModel
+    from .models.transformer import TransformerModel
 
     if isinstance(model, MLP):
         return [(f"hidden.{i}", layer) for i, layer in enumerate(model.hidden)] + [

@@ -4,7 +4,7 @@ Each chapter executes top to bottom at the smoke scale (``RNN2T_SCALE=smoke``) w
 steps after every self-check cell: the unfilled placeholder must have failed with its "Not done
 yet" message, and the solution from the hidden solution block, put in the placeholder's place,
 must pass the same check. A broken or stale solution, or a check that cannot fail, fails here.
-Exercises are found by label (rnn2transformer.exercises.catalogue), so none can be skipped.
+Exercises are found by label (rnn2transformer.book.exercises.catalogue), so none can be skipped.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import nbclient
 import nbformat
 import pytest
 
-from rnn2transformer.exercises import catalogue
+from rnn2transformer.book.exercises import catalogue
 
 CHAPTERS = sorted((Path(__file__).parents[2] / "chapters").glob("*.md"))
 
 # Before the chapter's own imports: record every result check_function returns.
 RECORDER = """
-import rnn2transformer.exercises as _exercises
+import rnn2transformer.book.exercises as _exercises
 _check_results = []
 _original_check = _exercises.check_function
 def _recording_check(*args, **kwargs):

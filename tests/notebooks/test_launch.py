@@ -56,7 +56,7 @@ def test_launched_notebook_runs_in_colabs_environment(notebook, colab_python, la
 # Moves every control of every explorer through the widget API (ipywidgets 7 in Colab's
 # environment) and checks that each move recomputes the explorer's result.
 DRIVE_EXPLORERS = """
-from rnn2transformer.explorers import EXPLORERS
+from rnn2transformer.book.explorers import EXPLORERS
 for chapter, make in EXPLORERS.items():
     explorer = make()
     summaries = {explorer.summary}
@@ -85,7 +85,7 @@ def test_every_live_explorer_recomputes_in_colabs_environment(colab_python, laun
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     print(result.stdout)
-    from rnn2transformer.explorers import EXPLORERS
+    from rnn2transformer.book.explorers import EXPLORERS
 
     assert result.stdout.count("explorer ok") == len(EXPLORERS)
 

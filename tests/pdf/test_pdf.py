@@ -13,7 +13,7 @@ import pytest
 import yaml
 from pypdf import PdfReader
 
-from rnn2transformer.buildinfo import executed_notebooks
+from rnn2transformer.book.buildinfo import executed_notebooks
 from tests.site.conftest import CHAPTERS, ROOT, toc_entries
 
 BUILD = ROOT / "_build"

@@ -13,7 +13,7 @@ import torch.distributed as dist
 
 from rnn2transformer import train
 from rnn2transformer.distributed import rank_seed
-from rnn2transformer.mlp import MLP, MLPConfig
+from rnn2transformer.models.mlp import MLP, MLPConfig
 from rnn2transformer.synthetic import make_spirals
 
 parser = argparse.ArgumentParser()

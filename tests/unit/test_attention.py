@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnn2transformer import train
-from rnn2transformer.attention import (
+from rnn2transformer.models.attention import (
     AlignConfig,
     AlignmentModel,
     AttentionLM,

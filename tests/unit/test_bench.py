@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from rnn2transformer import bench
+from rnn2transformer.book import bench
 
 
 def test_quick_benchmark_writes_results_and_checks_budgets(tmp_path):

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from rnn2transformer import glue, start_run
-from rnn2transformer.exercises import autograd_derivative, check_function
-from rnn2transformer.explorers import gradient_explorer
+from rnn2transformer.book.exercises import autograd_derivative, check_function
+from rnn2transformer.book.explorers import gradient_explorer
 
 
 def test_run_stamp_names_device_versions_seed_and_time():
@@ -59,7 +59,7 @@ def test_gradient_explorer_recomputes_when_a_control_moves():
 
 
 def test_forget_gate_explorer_shows_the_bias_keeping_memory():
-    from rnn2transformer.explorers import forget_gate_explorer
+    from rnn2transformer.book.explorers import forget_gate_explorer
 
     explorer = forget_gate_explorer()
     assert list(explorer.result["character"]) == list(explorer.controls["text"].value)
@@ -72,7 +72,7 @@ def test_forget_gate_explorer_shows_the_bias_keeping_memory():
 
 
 def test_attention_scaling_explorer_saturates_without_the_scaling():
-    from rnn2transformer.explorers import attention_scaling_explorer
+    from rnn2transformer.book.explorers import attention_scaling_explorer
 
     explorer = attention_scaling_explorer()
     assert abs(explorer.result["weight"].sum() - 1) < 1e-5
@@ -84,7 +84,7 @@ def test_attention_scaling_explorer_saturates_without_the_scaling():
 
 
 def test_positions_explorer_shows_equivariance_without_positions():
-    from rnn2transformer.explorers import positions_explorer
+    from rnn2transformer.book.explorers import positions_explorer
 
     explorer = positions_explorer()
     assert explorer.result["shuffle_gap"].max() < 1e-5  # no positions: order is invisible
@@ -107,7 +107,7 @@ def test_a_self_check_shows_one_line_and_no_stray_value(capsys):
 
 
 def test_ngram_explorer_counts_more_unseen_ngrams_for_longer_orders():
-    from rnn2transformer.explorers import ngram_explorer
+    from rnn2transformer.book.explorers import ngram_explorer
 
     explorer = ngram_explorer()
     explorer.controls["n"].value = 4
@@ -119,7 +119,7 @@ def test_ngram_explorer_counts_more_unseen_ngrams_for_longer_orders():
 
 
 def test_freezing_explorer_counts_what_freezing_leaves_trainable():
-    from rnn2transformer.explorers import freezing_explorer
+    from rnn2transformer.book.explorers import freezing_explorer
 
     explorer = freezing_explorer(length=16, batch=2)
     everything = explorer.trainable
@@ -132,7 +132,7 @@ def test_freezing_explorer_counts_what_freezing_leaves_trainable():
 
 
 def test_streaming_explorer_carries_a_fixed_state_for_the_lstm_only():
-    from rnn2transformer.explorers import streaming_explorer
+    from rnn2transformer.book.explorers import streaming_explorer
 
     explorer = streaming_explorer()
     kb = explorer.result.set_index("model").state_kb
@@ -143,7 +143,7 @@ def test_streaming_explorer_carries_a_fixed_state_for_the_lstm_only():
 
 def test_a_build_that_executed_every_chapter_is_cold_whatever_the_appendices_did(tmp_path,
                                                                                    monkeypatch):
-    from rnn2transformer import buildinfo
+    from rnn2transformer.book import buildinfo
 
     monkeypatch.setattr(buildinfo, "chapter_times", lambda build_dir: {
         "book/distributed.md": 9.0, "chapters/01_a.md": 1.0, "chapters/02_b.md": 2.0})

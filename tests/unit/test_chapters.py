@@ -1,7 +1,6 @@
 """The chapters as files: pairing with their notebooks, the Colab cell, the table of contents."""
 
 import ast
-import pkgutil
 import re
 from pathlib import Path
 
@@ -69,9 +68,8 @@ def test_every_toc_entry_exists_and_every_chapter_is_listed():
 
 def package_names():
     names = set()
-    for module in pkgutil.iter_modules(rnn2transformer.__path__):
-        source = (Path(rnn2transformer.__path__[0]) / f"{module.name}.py").read_text()
-        for node in ast.parse(source).body:
+    for path in Path(rnn2transformer.__path__[0]).rglob("*.py"):  # models/ and book/ too
+        for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_"):
                 names.add(node.name)
     return names

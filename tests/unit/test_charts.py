@@ -7,7 +7,7 @@ import jsonschema
 import pandas as pd
 import pytest
 
-from rnn2transformer import charts
+from rnn2transformer.book import charts
 
 BUNDLE = Path(__file__).parents[2] / "book" / "_static" / "vega-bundle.js"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rnn2transformer.exercises import KINDS, catalogue
+from rnn2transformer.book.exercises import KINDS, catalogue
 
 CHAPTERS = sorted((Path(__file__).parents[2] / "chapters").glob("*.md"))
 ALL = [e for chapter in CHAPTERS for e in catalogue(chapter)]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnn2transformer import export
-from rnn2transformer.export import (
+from rnn2transformer.book import export
+from rnn2transformer.book.export import (
     PARITY_TOLERANCE,
     LSTMStep,
     TransformerWithAttention,
@@ -20,9 +20,9 @@ from rnn2transformer.export import (
     runtime_bytes,
     write_live_model,
 )
-from rnn2transformer.recurrent import RecurrentConfig, RecurrentModel
+from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
+from rnn2transformer.models.transformer import TransformerConfig, TransformerModel
 from rnn2transformer.tokenizers import CharTokenizer
-from rnn2transformer.transformer import TransformerConfig, TransformerModel
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz ,.:\n"
 

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from rnn2transformer.gru import GRU
-from rnn2transformer.recurrent import RecurrentConfig, RecurrentModel, copy_weights
+from rnn2transformer.models.gru import GRU
+from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel, copy_weights
 from rnn2transformer.training import count_parameters
 
 from .parity import assert_scratch_matches_torch

@@ -9,14 +9,14 @@ from torch import nn
 from rnn2transformer import train
 from rnn2transformer.book import scale
 from rnn2transformer.corpus import char_lm_batches, char_lm_eval_set
-from rnn2transformer.lstm import LSTM, LSTMCell
-from rnn2transformer.profiling import saved_tensor_bytes, time_forward_backward
-from rnn2transformer.recurrent import (
+from rnn2transformer.models.lstm import LSTM, LSTMCell
+from rnn2transformer.models.recurrent import (
     RecurrentConfig,
     RecurrentModel,
     copy_weights,
     input_gradient_by_step,
 )
+from rnn2transformer.profiling import saved_tensor_bytes, time_forward_backward
 from rnn2transformer.sampling import generate
 from rnn2transformer.synthetic import (
     COPY_DELIMITER,
@@ -241,7 +241,7 @@ def test_stream_batches_continue_where_the_previous_batch_stopped():
 
 
 def test_carried_state_is_exact_forward_and_stops_the_gradient_at_the_window():
-    from rnn2transformer.recurrent import CarryState
+    from rnn2transformer.models.recurrent import CarryState
 
     torch.manual_seed(0)
     model = RecurrentModel(RecurrentConfig(kind="lstm", input_size=3, hidden_size=5,
@@ -263,7 +263,7 @@ def test_carried_state_is_exact_forward_and_stops_the_gradient_at_the_window():
 
 
 def test_stream_loss_with_one_window_per_stream_is_the_plain_loss():
-    from rnn2transformer.recurrent import stream_loss
+    from rnn2transformer.models.recurrent import stream_loss
 
     torch.manual_seed(0)
     model = RecurrentModel(RecurrentConfig(vocab_size=7, input_size=4, hidden_size=6,

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnn2transformer.mlp import MLP, MLPConfig, delta_ratios, gradient_by_layer, predict_grid
+from rnn2transformer.models.mlp import MLP, MLPConfig, delta_ratios, gradient_by_layer, predict_grid
 from rnn2transformer.synthetic import make_spirals
 
 

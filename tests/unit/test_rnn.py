@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from rnn2transformer import train
-from rnn2transformer.explorers import recurrent_gradient_explorer
-from rnn2transformer.recurrent import RecurrentConfig, RecurrentModel, copy_weights
-from rnn2transformer.rnn import (
+from rnn2transformer.book.explorers import recurrent_gradient_explorer
+from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel, copy_weights
+from rnn2transformer.models.rnn import (
     RNN,
     gradient_probe,
     matrix_with_eigenvalues,
@@ -155,7 +155,7 @@ def test_recurrent_explorer_recomputes():
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "sigmoid", "linear"])
 def test_bptt_by_hand_equals_autograd(nonlinearity):
-    from rnn2transformer.rnn import bptt_weight_gradient
+    from rnn2transformer.models.rnn import bptt_weight_gradient
 
     torch.manual_seed(0)
     layer = RNN(3, 5, nonlinearity).double()

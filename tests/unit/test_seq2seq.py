@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from rnn2transformer.seq2seq import Seq2Seq, Seq2SeqConfig, exact_match, greedy_decode
+from rnn2transformer.models.seq2seq import Seq2Seq, Seq2SeqConfig, exact_match, greedy_decode
 from rnn2transformer.toy_language import (
     SOURCE_WORDS,
     TARGET_WORDS,

@@ -7,16 +7,6 @@ import pytest
 import torch
 
 from rnn2transformer import train
-from rnn2transformer.bow import (
-    BagClassifier,
-    NgramFeaturizer,
-    bag_of_words,
-    memory_bytes,
-    ngram_growth,
-    ngrams,
-    pad_ids,
-    sparsity_per_row,
-)
 from rnn2transformer.corpus import (
     SHAKESPEARE_SHA256,
     CorpusChecksumError,
@@ -26,6 +16,16 @@ from rnn2transformer.corpus import (
     order_task,
     speeches,
     split_by_position,
+)
+from rnn2transformer.models.bow import (
+    BagClassifier,
+    NgramFeaturizer,
+    bag_of_words,
+    memory_bytes,
+    ngram_growth,
+    ngrams,
+    pad_ids,
+    sparsity_per_row,
 )
 from rnn2transformer.tokenizers import CharTokenizer, Vocabulary, WordTokenizer
 from rnn2transformer.training import accuracy

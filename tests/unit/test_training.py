@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from rnn2transformer import train
-from rnn2transformer.mlp import MLP, MLPConfig
+from rnn2transformer.models.mlp import MLP, MLPConfig
 from rnn2transformer.synthetic import (
     adding_batches,
     copy_memory_batches,
@@ -294,7 +294,7 @@ def test_marked_batch_functions_get_a_generator_on_the_training_device():
 
 
 def test_loss_by_position_averages_the_per_position_cross_entropy():
-    from rnn2transformer.recurrent import RecurrentConfig, RecurrentModel
+    from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
 
     torch.manual_seed(0)
     model = RecurrentModel(RecurrentConfig(kind="lstm", vocab_size=7, input_size=4,

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from rnn2transformer import train
-from rnn2transformer.recurrent import RecurrentConfig, RecurrentModel
+from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
+from rnn2transformer.models.transformer import TransformerConfig, TransformerModel
 from rnn2transformer.sampling import generate, streaming_cost
 from rnn2transformer.training import count_parameters
 from rnn2transformer.transfer import (
@@ -15,7 +16,6 @@ from rnn2transformer.transfer import (
     trainable_table,
     unfreeze,
 )
-from rnn2transformer.transformer import TransformerConfig, TransformerModel
 
 
 def small_transformer():
@@ -128,7 +128,7 @@ def test_streaming_state_grows_for_attention_and_not_for_the_lstm():
 
 
 def test_the_mlp_has_stages_and_a_swappable_head_like_the_other_families():
-    from rnn2transformer.mlp import MLP, MLPConfig
+    from rnn2transformer.models.mlp import MLP, MLPConfig
 
     model = MLP(MLPConfig(input_size=2, hidden_size=8, n_layers=3, output_size=2))
     assert [name for name, _ in stages(model)] == ["hidden.0", "hidden.1", "hidden.2", "head"]

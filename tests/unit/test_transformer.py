@@ -4,8 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnn2transformer.synthetic import parity, parity_batches
-from rnn2transformer.transformer import (
+from rnn2transformer.models.transformer import (
     TransformerBlock,
     TransformerConfig,
     TransformerModel,
@@ -13,6 +12,7 @@ from rnn2transformer.transformer import (
     position_shift_matrix,
     sinusoidal_positions,
 )
+from rnn2transformer.synthetic import parity, parity_batches
 
 
 def test_sinusoidal_positions_follow_the_paper():

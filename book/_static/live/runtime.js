@@ -3,7 +3,7 @@
 // Plain ES modules, no framework. The runtime and the models are served by the site itself.
 
 const HERE = new URL(".", import.meta.url); // .../_static/live/
-const MODELS = new URL("../models/", HERE); // the build's exports (rnn2transformer.export)
+const MODELS = new URL("../models/", HERE); // the build's exports (rnn2transformer.book.export)
 const ORT = new URL("ort/", HERE); // vendored by scripts/vendor_js.sh
 
 let runtime = null;

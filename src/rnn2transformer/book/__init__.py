@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .device import get_device, set_seed
+from ..device import get_device, set_seed
 
 
 @dataclass
@@ -44,7 +44,7 @@ class RunStamp:
 
     def stamp(self) -> pd.DataFrame:
         """The table a chapter shows at its end."""
-        from . import __version__
+        from .. import __version__
 
         rows = {
             "device": f"{self.device} - {self.device_name()}",

@@ -37,11 +37,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_int
-from .lstm import GATES, LSTM
-from .recurrent import RecurrentModel, copy_weights
-from .tokenizers import CharTokenizer
-from .transformer import TransformerModel
+from .._checks import check_int
+from ..models.lstm import GATES, LSTM
+from ..models.recurrent import RecurrentModel, copy_weights
+from ..models.transformer import TransformerModel
+from ..tokenizers import CharTokenizer
 
 # Where the book's build collects the files the web edition serves (see the Makefile and
 # _config.yml's html_static_path); unset outside the build, so nothing is written.
@@ -63,13 +63,14 @@ def live_dir() -> Path | None:
 
 
 class LSTMStep(nn.Module):
-    """One step of a character LSTM (:class:`~rnn2transformer.recurrent.RecurrentModel`,
+    """One step of a character LSTM (:class:`~rnn2transformer.models.recurrent.RecurrentModel`,
     ``kind="lstm"``, token ids in, ``readout="all"``).
 
     ``forward(x, h, c)`` with ``x`` (B,) ids and ``h``, ``c`` (B, H) returns ``logits``
     (B, V), the new ``h`` and ``c``, and ``gates`` (B, 4, H) in the order input, forget,
-    candidate, output. The step is the scratch :class:`~rnn2transformer.lstm.LSTMCell`'s, with
-    the trained model's weights copied in, so it is the chapter's equations line by line.
+    candidate, output. The step is the scratch
+    :class:`~rnn2transformer.models.lstm.LSTMCell`'s, with the trained model's weights copied
+    in, so it is the chapter's equations line by line.
     """
 
     def __init__(self, model: RecurrentModel) -> None:
@@ -367,7 +368,7 @@ def per_character_ms(
 # use (onnxruntime-web is fetched only then). The PDF and plain Jupyter show the text form.
 
 RUNTIME_FILES = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
-_STATIC = Path(__file__).resolve().parents[2] / "book" / "_static"
+_STATIC = Path(__file__).resolve().parents[3] / "book" / "_static"  # the repository's book/
 
 
 def runtime_bytes() -> int | None:

@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_int, check_tensor
-from .synthetic import batch_function
-from .training import task_loss
+from .._checks import check_int, check_tensor
+from ..synthetic import batch_function
+from ..training import task_loss
 
 KVCache = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, H, t, d_k)
 

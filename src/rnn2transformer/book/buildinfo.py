@@ -1,6 +1,6 @@
 """Record how long the book build and each chapter took (run by ``make book``).
 
-``python -m rnn2transformer.buildinfo _build`` reads myst-nb's execution cache and prints one
+``python -m rnn2transformer.book.buildinfo _build`` reads myst-nb's execution cache and prints one
 line per chapter; it writes ``_build/execution-times.json``. With ``--record LOG START END`` it
 also classifies the build from its log (cold: every chapter executed; warm: none; partial) and
 keeps the latest cold and warm wall times in ``_build/build-times.json``, which the benchmark

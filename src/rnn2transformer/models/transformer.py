@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._checks import check_choice, check_int, check_tensor
+from .._checks import check_choice, check_int, check_tensor
+from ..training import task_loss
 from .attention import KVCache, MultiHeadAttention, copy_attention_weights
-from .training import task_loss
 
 
 def sinusoidal_positions(

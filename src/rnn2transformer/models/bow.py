@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_int, check_tensor
-from .tokenizers import Vocabulary
+from .._checks import check_int, check_tensor
+from ..tokenizers import Vocabulary
 
 Ngram = tuple[str, ...]
 

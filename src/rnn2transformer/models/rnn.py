@@ -6,9 +6,9 @@ The recurrence (Elman, 1990) with the book's symbols, batch-first:
 
 ``RNNCell``/``RNN`` are the teaching versions, a plain Python loop over time whose parameters
 have the same names and shapes as ``torch.nn.RNN`` (so weights copy across both ways with
-:func:`rnn2transformer.recurrent.copy_weights`, and the two give the same outputs and gradients;
-tests check). :class:`rnn2transformer.recurrent.RecurrentModel` trains with the fused
-``torch.nn.RNN`` by default and can swap in the scratch layer.
+:func:`rnn2transformer.models.recurrent.copy_weights`, and the two give the same outputs and
+gradients; tests check). :class:`rnn2transformer.models.recurrent.RecurrentModel` trains with
+the fused ``torch.nn.RNN`` by default and can swap in the scratch layer.
 
 Back-propagation through time multiplies by ``dh_t/dh_{t-1} = diag(f'(.)) W_hh`` once per step;
 over ``k`` steps the product decides whether gradients vanish or explode (Bengio, Simard and
@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ._checks import check_choice, check_float, check_int, check_tensor
+from .._checks import check_choice, check_float, check_int, check_tensor
 
 NONLINEARITIES = {
     "linear": lambda z: z,
@@ -161,7 +161,8 @@ def gradient_probe(layer: RNN, x: torch.Tensor, state: torch.Tensor | None = Non
     * ``input_grad_norm``: ``||dL/dx_t||`` for ``L = sum(h_{T-1})``.
     """
     if not isinstance(layer, RNN):
-        raise TypeError(f"layer must be an rnn2transformer.rnn.RNN, got {type(layer).__name__}")
+        raise TypeError(
+            f"layer must be an rnn2transformer.models.rnn.RNN, got {type(layer).__name__}")
     check_tensor("x", x, ndim=3, dtype_kind="float")
     if x.shape[0] != 1:
         raise ValueError(f"x must hold one sequence, shape (1, T, C), got {tuple(x.shape)}")
@@ -211,7 +212,8 @@ def bptt_weight_gradient(
     contribution to it, ``||delta_t h_{t-1}^T||`` (T,), to see which steps still count.
     """
     if not isinstance(layer, RNN):
-        raise TypeError(f"layer must be an rnn2transformer.rnn.RNN, got {type(layer).__name__}")
+        raise TypeError(
+            f"layer must be an rnn2transformer.models.rnn.RNN, got {type(layer).__name__}")
     check_tensor("x", x, ndim=3, dtype_kind="float")
     B, T, _ = x.shape
     H = layer.cell.hidden_size

@@ -20,13 +20,13 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from .attention import attention
-from .device import get_device
-from .lstm import LSTM
-from .mlp import ACTIVATIONS, INITS, MLP, MLPConfig, gradient_by_layer
-from .rnn import NONLINEARITIES, RNN, gradient_probe, spectral_matrix
-from .synthetic import make_spirals
-from .transformer import TransformerConfig, TransformerModel
+from ..device import get_device
+from ..models.attention import attention
+from ..models.lstm import LSTM
+from ..models.mlp import ACTIVATIONS, INITS, MLP, MLPConfig, gradient_by_layer
+from ..models.rnn import NONLINEARITIES, RNN, gradient_probe, spectral_matrix
+from ..models.transformer import TransformerConfig, TransformerModel
+from ..synthetic import make_spirals
 
 
 class Explorer:
@@ -114,7 +114,8 @@ class GradientExplorer(Explorer):
 class RecurrentGradientExplorer(Explorer):
     """Spectral radius, nonlinearity and hidden size of an RNN -> ||dh_T/dh_t|| by distance.
 
-    Every change builds ``W_hh = lambda Q`` and reruns :func:`~rnn2transformer.rnn.gradient_probe`.
+    Every change builds ``W_hh = lambda Q`` and reruns
+    :func:`~rnn2transformer.models.rnn.gradient_probe`.
     """
 
     def __init__(self, *, length: int = 60, seed: int = 0, live: bool = True) -> None:
@@ -309,8 +310,8 @@ class NgramExplorer(Explorer):
     """The order n and the vocabulary of an n-gram model -> how many test n-grams are new."""
 
     def __init__(self, *, live: bool = True) -> None:
-        from .corpus import load_shakespeare, split_by_position
-        from .tokenizers import word_tokens
+        from ..corpus import load_shakespeare, split_by_position
+        from ..tokenizers import word_tokens
 
         tokens = word_tokens(load_shakespeare())
         self.train_tokens, self.test_tokens = split_by_position(tokens, val_fraction=0.1)
@@ -329,7 +330,7 @@ class NgramExplorer(Explorer):
         }
 
     def compute(self, n: int, vocabulary: int) -> pd.DataFrame:
-        from .bow import ngram_growth
+        from ..models.bow import ngram_growth
 
         kept = set(self.by_frequency[:vocabulary])
 
@@ -371,9 +372,9 @@ class FreezingExplorer(Explorer):
         }
 
     def compute(self, family: str, frozen: int) -> pd.DataFrame:
-        from .profiling import char_lm_pair, time_training_step
-        from .training import count_parameters
-        from .transfer import freeze, stages
+        from ..profiling import char_lm_pair, time_training_step
+        from ..training import count_parameters
+        from ..transfer import freeze, stages
 
         torch.manual_seed(0)
         model = char_lm_pair(self.width)[family]
@@ -420,8 +421,8 @@ class StreamingExplorer(Explorer):
         }
 
     def compute(self, width: int, position: int) -> pd.DataFrame:
-        from .profiling import char_lm_pair
-        from .sampling import streaming_cost
+        from ..profiling import char_lm_pair
+        from ..sampling import streaming_cost
 
         torch.manual_seed(0)
         rows = [streaming_cost(model, positions=[position], vocab_size=65, repeats=5)

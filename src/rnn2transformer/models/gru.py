@@ -14,8 +14,8 @@ gates tied (``f = z``, ``i = 1 - z``). The reset gate decides how much of the ol
 candidate reads.
 
 ``GRUCell``/``GRU`` are the teaching versions (a Python loop); their parameters have the names
-and shapes of ``torch.nn.GRU``'s, so :func:`rnn2transformer.recurrent.copy_weights` moves weights
-either way.
+and shapes of ``torch.nn.GRU``'s, so :func:`rnn2transformer.models.recurrent.copy_weights`
+moves weights either way.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The book's benchmark: ``python -m rnn2transformer.bench`` (or ``make bench``).
+"""The book's benchmark: ``python -m rnn2transformer.book.bench`` (or ``make bench``).
 
 Measures on the current device, with warm-up and repeats (median and spread):
 
@@ -35,12 +35,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import __version__
-from .attention import MultiHeadAttention
-from .book import RunStamp
-from .device import get_device, set_seed
-from .lstm import LSTM
-from .profiling import (
+from .. import __version__
+from ..device import get_device, set_seed
+from ..models.attention import MultiHeadAttention
+from ..models.lstm import LSTM
+from ..models.recurrent import RecurrentConfig, RecurrentModel
+from ..models.transformer import TransformerBlock, TransformerConfig, TransformerModel
+from ..profiling import (
     char_lm_pair,
     parallelism_sweep,
     time_backward,
@@ -48,9 +49,8 @@ from .profiling import (
     training_throughput,
     where_transformer_leads,
 )
-from .recurrent import RecurrentConfig, RecurrentModel
-from .training import AUTOCAST_MIN_PARAMETERS, count_parameters
-from .transformer import TransformerBlock, TransformerConfig, TransformerModel
+from ..training import AUTOCAST_MIN_PARAMETERS, count_parameters
+from . import RunStamp
 
 BUDGETS = {"cold_build_s": 600.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1}
 
@@ -121,7 +121,7 @@ def comparisons(device: torch.device, repeats: int) -> list[dict]:
     ref_t = measure(lambda: reference(x, y)[1], list(reference.parameters()))
     rows.append(_ratio("LSTM", "fast: RecurrentModel(lstm)", "torch.nn.LSTM + Linear",
                        measure(lambda: fast(x, y)[1], list(fast.parameters())), ref_t))
-    rows.append(_ratio("LSTM", "scratch: rnn2transformer.lstm.LSTM", "torch.nn.LSTM",
+    rows.append(_ratio("LSTM", "scratch: rnn2transformer.models.lstm.LSTM", "torch.nn.LSTM",
                        measure(lambda: scratch(x)[0].square().mean(), list(scratch.parameters())),
                        measure(lambda: reference.rnn(x)[0].square().mean(),
                                list(reference.rnn.parameters()))))
@@ -225,7 +225,7 @@ def chapter_times(notebooks: list[Path], scales: list[str], *, timeout: int = 36
     import nbclient
     import nbformat
 
-    from .book import ENV_SCALE, SCALES
+    from . import ENV_SCALE, SCALES
 
     for name in scales:
         if name not in SCALES:

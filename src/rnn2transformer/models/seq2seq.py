@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_int, check_tensor
+from .._checks import check_choice, check_int, check_tensor
 
 ATTENTIONS = ("none", "additive", "dot", "general")
 

@@ -14,9 +14,9 @@ The cell state is updated by addition, gated by ``f_t``: along that path
 ``dc_t/dc_{t-1} = diag(f_t)``, which the network can hold near 1 for as long as it needs.
 
 ``LSTMCell``/``LSTM`` are the teaching versions (a Python loop); their parameters have the names
-and shapes of ``torch.nn.LSTM``'s, so :func:`rnn2transformer.recurrent.copy_weights` moves
+and shapes of ``torch.nn.LSTM``'s, so :func:`rnn2transformer.models.recurrent.copy_weights` moves
 weights either way and the book can teach with the scratch cell and train with the fused one
-(:class:`rnn2transformer.recurrent.RecurrentModel`).
+(:class:`rnn2transformer.models.recurrent.RecurrentModel`).
 """
 
 from __future__ import annotations

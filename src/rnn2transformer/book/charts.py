@@ -30,7 +30,7 @@ import os
 
 import altair as alt
 
-from ._checks import check_float
+from .._checks import check_float
 
 ENV_BOOK_BUILD = "RNN2T_BOOK_BUILD"
 THEME_NAME = "rnn2transformer"

@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_int, check_tensor
+from .._checks import check_choice, check_int, check_tensor
+from ..training import task_loss
 from .gru import GRU
 from .lstm import LSTM
 from .rnn import NONLINEARITIES, RNN
-from .training import task_loss
 
 KINDS = ("rnn", "lstm", "gru")
 RECURRENT_INITS = ("default", "identity")
