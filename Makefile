@@ -53,7 +53,7 @@ setup: $(BIN)/.installed
 # jupyter-cache reuses executed chapters, but it only sees the chapters' own code. When the
 # package (or the environment) changes, executed results and rendered pages may be stale, so
 # they are all dropped and the book is executed again.
-# Chapter 6 also reads the committed GPU benchmark results, so a new one re-executes the book.
+# Chapter 7 also reads the committed GPU benchmark results, so a new one re-executes the book.
 _build/.package-stamp: $(SRC_FILES) requirements.txt $(wildcard benchmarks/results/cuda-*.json)
 	rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/checkpoints _build/live \
 	  $(PDF_BUILD)

@@ -3,8 +3,8 @@
 // the chapter's equations run. Shows the next-character distribution, a sampled continuation,
 // and the gates and cell state of a few units, character by character.
 import {
-  attach, debounce, drawDistribution, drawShadedText, encode, generator, int64,
-  openSession, readModel, sample, shown, softmax,
+  attach, debounce, drawDistribution, drawShadedText, encode, finish, generator, int64,
+  openSession, parts, readModel, sample, softmax,
 } from "./runtime.js";
 
 const SHOWN_CHARACTERS = 160; // the heatmap shows the last this many characters
@@ -14,14 +14,8 @@ const TEMPERATURE = 0.8;
 for (const root of document.querySelectorAll('.r2t-live[data-widget="lstm"]')) setUp(root);
 
 function setUp(root) {
-  const input = root.querySelector("textarea");
+  const { input, status, ...boxes } = parts(root);
   const choice = root.querySelector("select");
-  const status = root.querySelector(".r2t-live-status");
-  const boxes = {
-    next: root.querySelector(".r2t-live-next"),
-    more: root.querySelector(".r2t-live-continuation"),
-    heat: root.querySelector(".r2t-live-heat"),
-  };
   let info = null, ort = null, session = null, last = null, seed = 1, latest = 0;
 
   function render(result) {
@@ -81,13 +75,8 @@ function setUp(root) {
     if (mine !== latest) return; // the reader typed on; a newer run will draw
     const text = ids.map((i) => info.alphabet[i]).join("");
     last = { text, probs, gates, cell, msPerChar, continuation };
-    root.r2tResult = last;
-    render(last);
-    status.textContent = `${ids.length} characters read in ${msPerChar.toFixed(2)} ms each` +
-      " in your browser" + (dropped.length ? `; left out (not in the alphabet): ${
-        dropped.map(shown).join(" ")}` : "") + ".";
-    root.dataset.text = text;
-    root.dataset.state = "ready";
+    finish(root, last, render,
+      `${ids.length} characters read in ${msPerChar.toFixed(2)} ms each in your browser`, dropped);
   }
 
   const again = root.querySelector("button");

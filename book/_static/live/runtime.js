@@ -146,6 +146,28 @@ function shade(v, lo, hi) {
   return `rgba(33, 102, 172, ${a})`;
 }
 
+/** The parts every text widget has: the text box, the status line and the output boxes. */
+export function parts(root) {
+  return {
+    input: root.querySelector("textarea"),
+    status: root.querySelector(".r2t-live-status"),
+    next: root.querySelector(".r2t-live-next"),
+    more: root.querySelector(".r2t-live-continuation"),
+    heat: root.querySelector(".r2t-live-heat"),
+  };
+}
+
+/** A finished run: keep it for the page and the site tests, draw it, say what was measured
+ * (`said`) and which typed characters the model could not read, and mark the widget ready. */
+export function finish(root, result, render, said, dropped) {
+  root.r2tResult = result;
+  render(result);
+  parts(root).status.textContent = said + (dropped.length ? `; left out (not in the alphabet): ${
+    dropped.map(shown).join(" ")}` : "") + ".";
+  root.dataset.text = result.text;
+  root.dataset.state = "ready";
+}
+
 /** Shared set-up: the first use loads the runtime; if it fails, the build's outputs show. */
 export function attach(root, { start, fallback }) {
   const status = root.querySelector(".r2t-live-status");

@@ -26,48 +26,47 @@ function setUp(root) {
     transformer: root.querySelector(".r2t-live-transformer") };
   let lstm = null, tf = null, ort = null;
 
-  async function lstmRun(ids, random) {
+  // GENERATE characters sampled from `logits` on: `advance(id)` feeds the model the new
+  // character and resolves to the logits after it. Each character is timed, sampling included.
+  async function timed(info, logits, advance, promptLength, random) {
+    let out = "";
+    const times = [];
+    for (let i = 0; i < GENERATE; i++) {
+      const started = performance.now();
+      const next = sample(softmax(logits, TEMPERATURE), random);
+      logits = await advance(next);
+      times.push({ context: promptLength + i + 1, ms: performance.now() - started });
+      out += info.alphabet[next];
+    }
+    return { out, times };
+  }
+
+  async function lstmRun(ids, random) { // one step per character, on the carried state
     const H = lstm.info.hidden_size;
     let h = new Float32Array(H), c = new Float32Array(H), logits = null;
     const step = async (id) => {
       const r = await lstm.session.run({ x: int64(ort, [id], [1]),
         h: new ort.Tensor("float32", h, [1, H]), c: new ort.Tensor("float32", c, [1, H]) });
-      h = r.h_next.data; c = r.c_next.data; logits = r.logits.data;
+      h = r.h_next.data; c = r.c_next.data;
+      return (logits = r.logits.data);
     };
     for (const id of ids) await step(id); // read the prompt
-    const first = softmax(logits);
-    let out = "";
-    const times = [];
-    for (let i = 0; i < GENERATE; i++) {
-      const started = performance.now();
-      const next = sample(softmax(logits, TEMPERATURE), random);
-      await step(next);
-      times.push({ context: ids.length + i + 1, ms: performance.now() - started });
-      out += lstm.info.alphabet[next];
-    }
-    return { first, out, times };
+    return { first: softmax(logits), ...await timed(lstm.info, logits, step, ids.length, random) };
   }
 
-  async function tfRun(ids, random) {
+  async function tfRun(ids, random) { // the whole window again for every character
     const V = tf.info.alphabet.length;
-    let context = ids.slice(-tf.info.max_len), logits = null;
+    let context = ids.slice(-tf.info.max_len);
     const forward = async () => {
       const r = await tf.session.run({ x: int64(ort, context, [1, context.length]) });
-      logits = r.logits.data.slice((context.length - 1) * V, context.length * V);
+      return r.logits.data.slice((context.length - 1) * V, context.length * V);
     };
-    await forward();
-    const first = softmax(logits);
-    let out = "";
-    const times = [];
-    for (let i = 0; i < GENERATE; i++) {
-      const started = performance.now();
-      const next = sample(softmax(logits, TEMPERATURE), random);
+    const logits = await forward();
+    const advance = (next) => {
       context = context.concat([next]).slice(-tf.info.max_len);
-      await forward();
-      times.push({ context: ids.length + i + 1, ms: performance.now() - started });
-      out += tf.info.alphabet[next];
-    }
-    return { first, out, times };
+      return forward();
+    };
+    return { first: softmax(logits), ...await timed(tf.info, logits, advance, ids.length, random) };
   }
 
   function binned(times) {

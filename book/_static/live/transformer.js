@@ -2,8 +2,8 @@
 // max_len characters) gives the next-character distribution and every head's attention
 // weights; a continuation re-reads the window for each new character, as the model must.
 import {
-  attach, debounce, drawDistribution, drawShadedText, encode, generator, int64, openSession,
-  readModel, sample, shown, softmax,
+  attach, debounce, drawDistribution, drawShadedText, encode, finish, generator, int64,
+  openSession, parts, readModel, sample, shown, softmax,
 } from "./runtime.js";
 
 const CONTINUATION = 120;
@@ -12,15 +12,9 @@ const TEMPERATURE = 0.8;
 for (const root of document.querySelectorAll('.r2t-live[data-widget="transformer"]')) setUp(root);
 
 function setUp(root) {
-  const input = root.querySelector("textarea");
+  const { input, status, ...boxes } = parts(root);
   const position = root.querySelector('input[type="range"]');
   const where = root.querySelector(".r2t-live-position");
-  const status = root.querySelector(".r2t-live-status");
-  const boxes = {
-    next: root.querySelector(".r2t-live-next"),
-    more: root.querySelector(".r2t-live-continuation"),
-    heads: root.querySelector(".r2t-live-heat"),
-  };
   let info = null, ort = null, session = null, last = null, seed = 1, latest = 0;
 
   // attention(l, h, q) -> weights of head h in layer l from query position q over 0..q
@@ -43,7 +37,7 @@ function setUp(root) {
             title: `layer ${l + 1} head ${h + 1}, ` }));
       }
     }
-    boxes.heads.replaceChildren(...rows);
+    boxes.heat.replaceChildren(...rows);
   }
 
   async function forward(ids) {
@@ -83,14 +77,9 @@ function setUp(root) {
     last = { text, probs, continuation, attention, msWindow,
       lastAttention: Array.from({ length: L }, (_, l) => Array.from({ length: Hn },
         (_, h) => attention(l, h, T - 1))) };
-    root.r2tResult = last;
-    render(last);
-    status.textContent = `One pass over ${T} characters took ${msWindow.toFixed(1)} ms in ` +
-      "your browser" + (all.length > ids.length ? ` (the model reads at most the last ${
-        info.max_len})` : "") + (dropped.length ? `; left out (not in the alphabet): ${
-        dropped.map(shown).join(" ")}` : "") + ".";
-    root.dataset.text = text;
-    root.dataset.state = "ready";
+    finish(root, last, render, `One pass over ${T} characters took ${msWindow.toFixed(1)} ms ` +
+      "in your browser" + (all.length > ids.length ? ` (the model reads at most the last ${
+        info.max_len})` : ""), dropped);
   }
 
   const again = root.querySelector("button");
