@@ -133,6 +133,16 @@ def test_write_live_model_writes_nothing_outside_the_build(chars, monkeypatch):
     assert live_widget("lstm", models={"model": "t"}, default_text="ab")._repr_html_() is None
 
 
+def test_parity_check_is_absolute_up_to_one_and_relative_beyond():
+    small, large = torch.full((3,), 0.5), torch.full((3,), 40.0)
+    export._check_parity({"p": small}, {"p": small.numpy() + 5e-6})
+    export._check_parity({"z": large}, {"z": large.numpy() + 2e-4})  # 40 x 1e-5 = 4e-4
+    with pytest.raises(AssertionError, match="more than"):
+        export._check_parity({"p": small}, {"p": small.numpy() + 5e-5})
+    with pytest.raises(AssertionError, match="more than"):
+        export._check_parity({"z": large}, {"z": large.numpy() + 1e-3})
+
+
 def test_write_live_model_checks_its_inputs(chars, tmp_path):
     model = char_lstm(len(chars))
     with pytest.raises(ValueError, match="not in the alphabet"):

@@ -184,11 +184,16 @@ def max_difference(reference: dict[str, torch.Tensor], got: dict[str, np.ndarray
 
 
 def _check_parity(reference: dict[str, torch.Tensor], got: dict[str, np.ndarray]) -> dict:
+    # PARITY_TOLERANCE is absolute for outputs of size up to 1 (probabilities, gates, states,
+    # attention weights) and relative beyond: a trained model's logits reach tens, and two
+    # float32 libraries that sum in different orders differ in proportion to the values.
     gaps = max_difference(reference, got)
-    worse = {name: gap for name, gap in gaps.items() if not gap <= PARITY_TOLERANCE}
+    scale = {name: max(1.0, float(value.detach().abs().max())) for name, value in reference.items()}
+    worse = {name: gap for name, gap in gaps.items()
+             if not gap <= PARITY_TOLERANCE * scale[name]}
     if worse:
         raise AssertionError(f"onnxruntime differs from PyTorch by more than "
-                             f"{PARITY_TOLERANCE}: {worse}")
+                             f"{PARITY_TOLERANCE} (relative beyond 1): {worse}")
     return gaps
 
 
