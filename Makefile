@@ -15,6 +15,8 @@ BUILD_FLAGS ?= -W -n --keep-going
 # exported into _build/live, which _config.yml serves as static files (_static/models/).
 BOOK_ENV := RNN2T_BOOK_BUILD=1 RNN2T_CACHE_DIR=$(CURDIR)/_build/checkpoints \
 	RNN2T_LIVE_DIR=$(CURDIR)/_build/live
+# The live widgets' runtime, fetched by make book (see below).
+ORT_WEB := book/_static/live/ort/VERSION
 # `make pdf` builds here, apart from the site's build state (see the PDF section below).
 PDF_BUILD := _build/pdf
 # The package files the chapters execute (the benchmark and build-report tools are not among
@@ -68,7 +70,8 @@ _build/.bench-stamp: $(wildcard benchmarks/results/*.json)
 
 # Sphinx copies static files only when some page is rebuilt: after a change in book/_static,
 # drop its environment so every page is re-read (from the execution cache: no re-execution).
-_build/.static-stamp: $(wildcard book/_static/*.css book/_static/*.js book/_static/live/*.js)
+_build/.static-stamp: $(wildcard book/_static/*.css book/_static/*.js book/_static/live/*.js) \
+	$(ORT_WEB)
 	rm -f _build/.doctrees/environment.pickle
 	mkdir -p _build
 	touch $@
@@ -79,7 +82,13 @@ _build/.study-stamp: $(wildcard chapters/*.md benchmarks/results/*.json) _toc.ym
 	mkdir -p _build
 	touch book/how-to-study.md $@
 
-book: setup _build/.package-stamp _build/.bench-stamp _build/.study-stamp _build/.static-stamp
+# The live widgets' runtime (onnxruntime-web, ORT_WEB above), from the npm registry with a pinned
+# SHA-256; it is 14 MB, so it is fetched once instead of committed.
+$(ORT_WEB): scripts/fetch_onnxruntime_web.py
+	$(PYTHON) scripts/fetch_onnxruntime_web.py
+
+book: setup $(ORT_WEB) _build/.package-stamp _build/.bench-stamp _build/.study-stamp \
+	_build/.static-stamp
 	@mkdir -p _build/live/models; \
 	start=$$(date +%s.%N); \
 	$(BOOK_ENV) $(BIN)/jupyter-book build . $(BUILD_FLAGS) 2>&1 | tee _build/last-build.log; \

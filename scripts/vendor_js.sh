@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild the JavaScript the site serves itself, from the npm registry (`make vendor-js`):
-# book/_static/vega-bundle.js (charts), book/_static/mathjax/ (math) and
-# book/_static/live/ort/ (onnxruntime-web, which runs the live widgets' models). No page may
-# depend on a CDN: readers may be offline, and CDNs move.
+# book/_static/vega-bundle.js (charts) and book/_static/mathjax/ (math), both committed, and
+# book/_static/live/ort/ (onnxruntime-web, which runs the live widgets' models; fetched, not
+# committed). No page may depend on a CDN: readers may be offline, and CDNs move.
 #
 # vega, vega-lite and vega-embed are
 # concatenated into ONE file because Jupyter Book may load several _static scripts in any order,
@@ -14,14 +14,13 @@ VEGA=6.3.0
 VEGA_LITE=6.4.1
 VEGA_EMBED=7.3.0
 MATHJAX=3.2.2
-ONNXRUNTIME_WEB=1.30.0
 static="$(cd "$(dirname "$0")/.." && pwd)/book/_static"
 out="$static/vega-bundle.js"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 npm pack --silent "vega@$VEGA" "vega-lite@$VEGA_LITE" "vega-embed@$VEGA_EMBED" \
-  "mathjax@$MATHJAX" "onnxruntime-web@$ONNXRUNTIME_WEB" >/dev/null
+  "mathjax@$MATHJAX" >/dev/null
 for f in *.tgz; do mkdir "${f%.tgz}" && tar xzf "$f" -C "${f%.tgz}"; done
 {
   echo "/* vega@$VEGA, vega-lite@$VEGA_LITE, vega-embed@$VEGA_EMBED from the npm registry."
@@ -48,16 +47,6 @@ cp "mathjax-$MATHJAX/package/LICENSE" "$static/mathjax/LICENSE"
 sed -i 's|//# sourceMappingURL=.*$||' "$static/mathjax/tex-mml-chtml.js"
 echo "wrote $static/mathjax ($(du -sk "$static/mathjax" | cut -f1) KiB)"
 
-# onnxruntime-web: the WebAssembly build only (no WebGL/WebGPU), its loader module and the
-# binary it fetches. The widgets set numThreads = 1, so the page needs no cross-origin
-# isolation; the binary is fetched only when a reader first uses a widget.
-ort="$static/live/ort"
-rm -rf "$ort"
-mkdir -p "$ort"
-for f in ort.wasm.min.js ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm; do
-  cp "onnxruntime-web-$ONNXRUNTIME_WEB/package/dist/$f" "$ort/"
-done
-sed -i 's|//# sourceMappingURL=.*$||' "$ort/ort.wasm.min.js"
-cp "onnxruntime-web-$ONNXRUNTIME_WEB/package/LICENSE" "$ort/LICENSE" 2>/dev/null ||
-  echo "onnxruntime-web@$ONNXRUNTIME_WEB: MIT License, (c) Microsoft Corporation" > "$ort/LICENSE"
-echo "wrote $ort ($(du -sk "$ort" | cut -f1) KiB)"
+# onnxruntime-web (the live widgets' runtime) is not committed (the .wasm is 14 MB): make book
+# fetches it, checked against a pinned SHA-256, with scripts/fetch_onnxruntime_web.py.
+python3 "$(dirname "$0")/fetch_onnxruntime_web.py"

@@ -4,7 +4,7 @@
 
 const HERE = new URL(".", import.meta.url); // .../_static/live/
 const MODELS = new URL("../models/", HERE); // the build's exports (rnn2transformer.book.export)
-const ORT = new URL("ort/", HERE); // vendored by scripts/vendor_js.sh
+const ORT = new URL("ort/", HERE); // fetched by make book (scripts/fetch_onnxruntime_web.py)
 
 let runtime = null;
 

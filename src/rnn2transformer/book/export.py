@@ -377,8 +377,8 @@ _STATIC = Path(__file__).resolve().parents[3] / "book" / "_static"  # the reposi
 
 
 def runtime_bytes() -> int | None:
-    """Bytes of the vendored onnxruntime-web files a page downloads on first use (None when
-    this is not a checkout of the book)."""
+    """Bytes of the onnxruntime-web files a page downloads on first use (None when they have
+    not been fetched: ``make book`` fetches them into the checkout's book/_static/live/ort)."""
     files = [_STATIC / "live" / "ort" / name for name in RUNTIME_FILES]
     return sum(f.stat().st_size for f in files) if all(f.exists() for f in files) else None
 
