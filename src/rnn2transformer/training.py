@@ -13,6 +13,9 @@ details that matter for honest comparisons live in one place:
 * under ``torchrun`` (a process group, :mod:`.distributed`) the same call trains data-parallel:
   ``batch_size`` is the global batch, each rank takes its share, gradients are averaged, and
   rank 0 evaluates and writes the checkpoints;
+* an :class:`Ensemble` (several independent models run as one, a sweep of small runs) trains
+  in one call: each member has its own learning rate, optimizer state and gradient clipping,
+  and the history has one row per member and evaluation;
 * a checkpoint file makes a run resumable: an interrupted run started again with the same
   arguments ends with exactly the weights an uninterrupted one would have (model, optimizer,
   random-number states and running sums are all saved). A checkpoint that cannot be read is
@@ -59,6 +62,21 @@ AUTOCAST_MIN_PARAMETERS = 2_000_000
 SMOKE_STEPS = 6
 SCHEDULES = ("constant", "cosine")
 ENV_BOOK_BUILD = "RNN2T_BOOK_BUILD"
+
+
+class Ensemble(nn.Module):
+    """Several independent models that :func:`train` trains as one.
+
+    A subclass holds the models in ``members`` (an ``nn.ModuleList``: their parameters are the
+    ensemble's) and computes them together; ``forward(x, targets)`` returns ``(out, losses)``
+    with every member's output stacked along a first dimension and ``losses`` of shape
+    ``(len(members),)``. The members must not interact: then the gradient of the summed losses
+    is, for each member, its own loss's gradient, and training the ensemble is training each
+    member alone. (:class:`~rnn2transformer.models.ensemble.RecurrentEnsemble` is the one the
+    book uses.)
+    """
+
+    members: nn.ModuleList
 
 
 def progress_enabled(progress: bool | None = None) -> bool:
@@ -155,9 +173,11 @@ def evaluate(
     batch_size: int = 1024,
     device: torch.device | None = None,
 ) -> dict[str, float]:
-    """Mean loss (and metrics) of ``model`` over ``data``, computed in batches."""
+    """Mean loss (and metrics) of ``model`` over ``data``, computed in batches. For an
+    :class:`Ensemble` each value is a list with one entry per member."""
     _check_data("data", data)
     device = device or next(model.parameters()).device
+    ensemble = isinstance(model, Ensemble)
     was_training = model.training
     model.eval()
     x_all, y_all = data
@@ -170,11 +190,15 @@ def evaluate(
         n = len(x)
         values = {"loss": loss}
         for name, fn in (metrics or {}).items():
-            values[name] = fn(out, y)
+            values[name] = (torch.stack([torch.as_tensor(fn(o, y)) for o in out])
+                            if ensemble else fn(out, y))
         for name, value in values.items():
-            totals[name] = totals.get(name, 0.0) + float(value) * n
+            value = torch.as_tensor(value).detach().double().cpu() if ensemble else float(value)
+            totals[name] = totals.get(name, 0.0) + value * n
         n_total += n
     model.train(was_training)
+    if ensemble:
+        return {name: (total / n_total).tolist() for name, total in totals.items()}
     return {name: total / n_total for name, total in totals.items()}
 
 
@@ -313,7 +337,7 @@ def train(
     """Train ``model`` and return its history, one row per evaluation.
 
     Args:
-        model: a module with ``forward(x, targets) -> (out, loss)``.
+        model: a module with ``forward(x, targets) -> (out, loss)``, or an :class:`Ensemble`.
         train_data: ``(inputs, targets)`` tensors, or a function ``generator -> (x, y)``
             that draws one batch (then ``steps`` is required).
         val_data: ``(inputs, targets)`` evaluated every ``eval_every`` steps.
@@ -321,9 +345,11 @@ def train(
         batch_size: examples per step when ``train_data`` is a pair of tensors (under
             ``torchrun``: the global batch, shared by the ranks).
         lr, optimizer, momentum, weight_decay: the optimizer (adam, adamw, sgd, rmsprop).
+            For an :class:`Ensemble`, ``lr`` may be a list with one learning rate per member.
         warmup_steps, schedule: linear warm-up, then a constant or cosine learning rate.
-        clip_grad_norm: clip the global gradient norm to this value (None: no clipping).
-            The history's ``grad_norm`` column is the norm *before* clipping.
+        clip_grad_norm: clip the global gradient norm to this value (None: no clipping);
+            an ensemble's members each their own. The history's ``grad_norm`` column is the
+            norm *before* clipping.
         eval_every: steps between history rows (default: about 20 rows per run).
         metrics: ``name -> fn(out, targets)`` evaluated on ``val_data``.
         callback: ``fn(step, model)`` called after each evaluation (snapshots, plots); on
@@ -335,13 +361,16 @@ def train(
             :func:`use_autocast`); ignored on other devices.
         checkpoint: file to resume from and save to; a finished run is returned at once.
         checkpoint_every: steps between checkpoint saves (default: at each evaluation).
-        stop_on_nan: stop at the first evaluation whose training loss is not finite.
+        stop_on_nan: stop at the first evaluation whose training loss is not finite (an
+            ensemble stops when any member's is: a member that diverged can spread NaN to
+            the others in a fused computation).
         seed: seeds the batch order / batch generator (seed the model yourself).
         progress: show a progress bar (default: yes, except in the book's build).
 
     Returns:
         A DataFrame with columns ``step, epoch, lr, train_loss, grad_norm, val_loss``, one
-        column per metric, and ``elapsed_s`` (seconds of training so far).
+        column per metric, and ``elapsed_s`` (seconds of training so far). For an ensemble a
+        first column ``member`` (the index in ``model.members``) and one row per member.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -364,7 +393,10 @@ def train(
         steps_per_epoch = (
             None if callable(train_data) else math.ceil(len(train_data[0]) / batch_size)
         )
-    lr = check_float("lr", lr, minimum=0.0, strict_minimum=True)
+    ensemble = isinstance(model, Ensemble)
+    members = list(model.members) if ensemble else [model]
+    lrs = _learning_rates(lr, len(members) if ensemble else None)
+    lr = lrs[0]
     optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
     schedule = check_choice("schedule", schedule, SCHEDULES)
     check_float("weight_decay", weight_decay, minimum=0.0)
@@ -385,8 +417,18 @@ def train(
         if not callable(fn):
             raise TypeError(f"metrics[{name!r}] must be a function (out, targets) -> float")
 
+    if ensemble and checkpoint is not None:
+        raise ValueError("an Ensemble is trained without checkpoint= (its members' runs are "
+                         "short sweeps); train a member alone to checkpoint it")
+    if ensemble and stop_when is not None:
+        raise ValueError("stop_when ends one run at its own step; an Ensemble's members share "
+                         "their steps, so train them one by one to use it")
+
     device = get_device(device) if not isinstance(device, torch.device) else device
     here = distributed.setup(device)  # rank 0 of 1 unless torchrun started this process
+    if ensemble and here.distributed:
+        raise ValueError("an Ensemble trains in one process; under torchrun train its "
+                         "members one by one")
     if here.distributed:
         if device.type == "cuda" and device.index is None:  # one device per process
             device = torch.device("cuda", here.local_rank)
@@ -398,11 +440,15 @@ def train(
     if device.type == "cuda":  # float32 matrix products on tensor cores (TF32)
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
+    # One parameter group per member (a single model is one member): each has its own
+    # learning rate, and is clipped on its own.
+    groups = [[p for p in m.parameters() if p.requires_grad] for m in members]
+    if not all(groups):
         raise ValueError("model has no trainable parameters (all have requires_grad=False)")
-    opt = make_optimizer(optimizer, params, lr=lr, weight_decay=weight_decay, momentum=momentum,
-                         device=device)
+    params = [p for group in groups for p in group]
+    param_groups = [{"params": g, "lr": r} for g, r in zip(groups, lrs, strict=True)]
+    opt = make_optimizer(optimizer, param_groups, lr=lr, weight_decay=weight_decay,
+                         momentum=momentum, device=device)
 
     # Tensor data moves to the device once; batches are then gathered there.
     if not callable(train_data):
@@ -437,8 +483,9 @@ def train(
     state = _load_checkpoint(path, fingerprint) if path is not None else None
 
     start_step, history, elapsed_before = 0, [], 0.0
-    loss_sum = torch.zeros((), device=device)
-    grad_sum = torch.zeros((), device=device)
+    sums_shape = (len(members),) if ensemble else ()
+    loss_sum = torch.zeros(sums_shape, device=device)
+    grad_sum = torch.zeros(sums_shape, device=device)
     n_since_eval = 0
     def rank_state() -> dict:
         # what differs between ranks: their random streams and their running sums
@@ -529,10 +576,12 @@ def train(
     step = start_step
     try:
         while step < total_steps:
-            current_lr = learning_rate(
-                step, lr=lr, total_steps=total_steps, warmup_steps=warmup_steps, schedule=schedule
-            )
-            for group in opt.param_groups:
+            current_lrs = [
+                learning_rate(step, lr=base, total_steps=total_steps,
+                              warmup_steps=warmup_steps, schedule=schedule)
+                for base in lrs
+            ]
+            for group, current_lr in zip(opt.param_groups, current_lrs, strict=True):
                 group["lr"] = current_lr
             x, y = next_batch(step)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
@@ -540,11 +589,16 @@ def train(
             if here.distributed:
                 loss = loss * loss_weight(step)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            # An ensemble's members do not interact: the summed losses' gradient is, for each
+            # member, its own loss's.
+            (loss.sum() if ensemble else loss).backward()
             # The norm before clipping is recorded: it is what the gradient chapters plot.
-            grad_norm = torch.nn.utils.clip_grad_norm_(
-                params, clip_grad_norm if clip_grad_norm is not None else float("inf")
-            )
+            max_norm = clip_grad_norm if clip_grad_norm is not None else float("inf")
+            if ensemble:
+                grad_norm = torch.stack(
+                    [torch.nn.utils.clip_grad_norm_(g, max_norm) for g in groups])
+            else:
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
             opt.step()
             loss_sum += loss.detach().float()
             grad_sum += grad_norm.detach().float()
@@ -555,31 +609,40 @@ def train(
             if step % eval_every == 0 or step == total_steps:
                 distributed.mean_over_ranks(loss_sum)  # the global batches' mean loss
                 distributed.mean_over_ranks(grad_sum)
-                row: dict[str, float] = {
-                    "step": step,
-                    "epoch": step / steps_per_epoch if steps_per_epoch else float("nan"),
-                    "lr": current_lr,
-                    "train_loss": float(loss_sum) / n_since_eval,  # the one sync per eval
-                    "grad_norm": float(grad_sum) / n_since_eval,
-                }
+                # the one sync per evaluation (in float64, as the history keeps them)
+                losses = (loss_sum.cpu().double() / n_since_eval).tolist()
+                norms = (grad_sum.cpu().double() / n_since_eval).tolist()
                 loss_sum.zero_()
                 grad_sum.zero_()
                 n_since_eval = 0
+                scores = {}
                 if val_data is not None and here.is_main:
                     scores = evaluate(model, val_data, metrics=metrics, device=device)
-                    row["val_loss"] = scores.pop("loss")
-                    row.update(scores)
+                    scores = {"val_loss": scores.pop("loss"), **scores}
                     model.train()
-                row["elapsed_s"] = elapsed_before + time.perf_counter() - started
-                row = distributed.from_main(row)  # every rank keeps rank 0's row
-                history.append(row)
-                bar.set_postfix(loss=f"{row['train_loss']:.4f}")
+                elapsed = elapsed_before + time.perf_counter() - started
+                rows = []
+                for i in range(len(members)):  # one row; an ensemble's, one per member
+                    row: dict[str, float] = {
+                        "step": step,
+                        "epoch": step / steps_per_epoch if steps_per_epoch else float("nan"),
+                        "lr": current_lrs[i],
+                        "train_loss": losses[i] if ensemble else losses,
+                        "grad_norm": norms[i] if ensemble else norms,
+                    }
+                    row.update({k: v[i] if ensemble else v for k, v in scores.items()})
+                    row["elapsed_s"] = elapsed
+                    rows.append({"member": i, **row} if ensemble else row)
+                if not ensemble:
+                    rows = [distributed.from_main(rows[0])]  # every rank keeps rank 0's row
+                history.extend(rows)
+                bar.set_postfix(loss=f"{rows[0]['train_loss']:.4f}")
                 if callback is not None and here.is_main:
                     callback(step, model)
                     model.train()
-                if stop_on_nan and not math.isfinite(row["train_loss"]):
+                if stop_on_nan and not all(math.isfinite(r["train_loss"]) for r in rows):
                     break
-                if stop_when is not None and stop_when(row):
+                if stop_when is not None and stop_when(rows[0]):
                     break
             if path is not None and (
                 step == total_steps
@@ -591,6 +654,21 @@ def train(
         bar.close()
     model.eval()
     return pd.DataFrame(history)
+
+
+def _learning_rates(lr: Any, n_members: int | None) -> list[float]:
+    """``lr`` as one learning rate per member (``n_members`` None: a single model)."""
+    if isinstance(lr, list | tuple):
+        if n_members is None:
+            raise TypeError(f"lr must be a number for a single model, got a {type(lr).__name__}"
+                            " (a list of learning rates is for an Ensemble)")
+        if len(lr) != n_members:
+            raise ValueError(f"lr: give one learning rate per member, {n_members}, got "
+                             f"{len(lr)}")
+        return [check_float(f"lr[{i}]", r, minimum=0.0, strict_minimum=True)
+                for i, r in enumerate(lr)]
+    rate = check_float("lr", lr, minimum=0.0, strict_minimum=True)
+    return [rate] * (n_members or 1)
 
 
 def train_val_split(

@@ -33,6 +33,11 @@ def test_quick_benchmark_writes_results_and_checks_budgets(tmp_path):
         assert max(sizes) / min(sizes) < 1.02
     assert "Training throughput at equal parameters" in text
     assert saved["precision"] == []  # CUDA only
+    # chapter 4's sweep, one by one and as one ensemble, for both recurrent kinds
+    assert [r["kind"] for r in saved["ensembles"]] == ["lstm", "rnn"]
+    assert all(r["separate_step_ms"] > 0 and r["ensemble_step_ms"] > 0 and r["speedup"] > 0
+               for r in saved["ensembles"])
+    assert "six runs one by one or as one" in text
 
 
 def test_missing_build_information_is_reported_as_not_measured(tmp_path):

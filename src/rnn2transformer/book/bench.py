@@ -12,7 +12,9 @@ Measures on the current device, with warm-up and repeats (median and spread):
    equal parameter count over widths and lengths (chapter 7 runs the same sweep, smaller);
 5. on CUDA, the precision policy's evidence: the same training step in float32 (TF32 products)
    and under bf16 autocast, at growing model size;
-6. each chapter's execution time and the last cold and warm book builds (read from ``_build``);
+6. many small runs as one: chapter 4's learning-rate sweep (six recurrent models) trained one
+   by one with :func:`train` and as one :class:`RecurrentEnsemble`, seconds per step;
+7. each chapter's execution time and the last cold and warm book builds (read from ``_build``);
    with ``--chapters default,full`` (what ``make bench`` asks for on CUDA) it also executes
    every chapter notebook at each scale named and records the seconds.
 
@@ -38,6 +40,7 @@ from torch import nn
 from .. import __version__
 from ..device import get_device, set_seed
 from ..models.attention import MultiHeadAttention
+from ..models.ensemble import RecurrentEnsemble
 from ..models.lstm import LSTM
 from ..models.recurrent import RecurrentConfig, RecurrentModel
 from ..models.transformer import TransformerBlock, TransformerConfig, TransformerModel
@@ -49,7 +52,8 @@ from ..profiling import (
     training_throughput,
     where_transformer_leads,
 )
-from ..training import AUTOCAST_MIN_PARAMETERS, count_parameters
+from ..synthetic import adding_batches
+from ..training import AUTOCAST_MIN_PARAMETERS, count_parameters, train
 from . import RunStamp
 
 BUDGETS = {"cold_build_s": 600.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1}
@@ -213,6 +217,44 @@ def precision(device: torch.device, repeats: int, quick: bool) -> list[dict]:
     return rows
 
 
+def ensembles(device: torch.device, repeats: int, quick: bool) -> list[dict]:
+    """Chapter 4's learning-rate sweep (six models of 32 units, the adding problem at T = 30,
+    batch 64), trained one by one and as one ensemble: seconds per step of the whole sweep,
+    through :func:`train` as the chapter calls it."""
+    lrs = [3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
+    steps = 10 if quick else 100
+
+    def members(kind: str) -> list[RecurrentModel]:
+        out = []
+        for _ in lrs:
+            torch.manual_seed(0)
+            out.append(RecurrentModel(RecurrentConfig(kind=kind, hidden_size=32)))
+        return out
+
+    def seconds(fn, kind: str) -> float:  # median over repeats of the loops' own clocks
+        times = sorted(fn(kind) for _ in range(max(1, repeats // 5)))
+        return times[len(times) // 2]
+
+    def one_by_one(kind: str) -> float:
+        return sum(train(m, adding_batches(30, 64), steps=steps, lr=lr, clip_grad_norm=1.0,
+                         device=device, progress=False).elapsed_s.iloc[-1]
+                   for m, lr in zip(members(kind), lrs, strict=True))
+
+    def together(kind: str) -> float:
+        history = train(RecurrentEnsemble(members(kind)), adding_batches(30, 64), steps=steps,
+                        lr=lrs, clip_grad_norm=1.0, device=device, progress=False)
+        return history.elapsed_s.iloc[-1]
+
+    rows = []
+    for kind in ["lstm", "rnn"]:
+        separate, ensemble = seconds(one_by_one, kind), seconds(together, kind)
+        rows.append({"kind": kind, "members": len(lrs), "steps": steps,
+                     "separate_step_ms": 1000 * separate / steps,
+                     "ensemble_step_ms": 1000 * ensemble / steps,
+                     "speedup": separate / ensemble})
+    return rows
+
+
 def chapter_times(notebooks: list[Path], scales: list[str], *, timeout: int = 3600) -> dict:
     """Execute each notebook at each ``RNN2T_SCALE`` and return ``{scale: {name: seconds}}``.
 
@@ -327,6 +369,13 @@ def markdown(report: dict) -> str:
                          f"| {r['bf16_tokens_per_s']:,.0f} | "
                          f"{r['bf16_tokens_per_s'] / r['fp32_tokens_per_s']:.2f} | "
                          f"{'bf16' if r['policy_bf16'] else 'fp32'} |")
+    if report.get("ensembles"):
+        lines += ["", "## Chapter 4's learning-rate sweep: six runs one by one or as one", "",
+                  "| model | members | separate ms per step | ensemble ms per step | speed-up |",
+                  "|---|---|---|---|---|"]
+        for r in report["ensembles"]:
+            lines.append(f"| {r['kind']} | {r['members']} | {r['separate_step_ms']:.2f} | "
+                         f"{r['ensemble_step_ms']:.2f} | {r['speedup']:.2f} |")
     lines += ["", "## LSTM layer vs attention block, forward + backward", "",
               "| n | model | ms | saved MB | peak MB |", "|---|---|---|---|---|"]
     for r in report["length_sweep"]:
@@ -367,6 +416,7 @@ def run(*, repeats: int = 15, quick: bool = False, out_dir: Path = Path("benchma
         "length_sweep": length_sweep(device, max(2, repeats // 2), lengths),
         "parallelism": parallelism(device, repeats, quick),
         "precision": precision(device, repeats, quick),
+        "ensembles": ensembles(device, repeats, quick),
         "builds": build_times(build_dir),
     }
     if chapters:  # chapter notebooks at each scale asked for (slow: the whole book per scale)
