@@ -153,15 +153,15 @@ def test_bad_ensembles_and_learning_rates_fail_with_messages():
         train(ensemble, adding_batches(5, 4), steps=2, stop_when=lambda row: False)
 
 
-def test_the_fused_template_holds_no_weights():
+def test_the_ensemble_holds_only_its_members_weights():
     ensemble = RecurrentEnsemble(seeded_members(4, kind="lstm", hidden_size=8))
     members_total = sum(p.numel() for m in ensemble.members for p in m.parameters())
     assert sum(p.numel() for p in ensemble.parameters()) == members_total
-    assert all(p.device.type == "meta" for p in ensemble._layer.parameters())
     assert set(ensemble.state_dict()) == {f"members.{i}.{k}" for i in range(4)
                                           for k in ensemble.members[0].state_dict()}
-    weights = ensemble.fused_weights()
-    assert weights["weight_hh_l0"].shape == (4 * 4 * 8, 4 * 8)
-    # block-diagonal: member 0's gates read nothing of member 1's state
+    w_ih, w_hh, b_ih, b_hh = ensemble.fused_weights()
+    assert w_ih.shape == (4 * 4 * 8, 2) and w_hh.shape == (4 * 4 * 8, 4 * 8)
+    # block-diagonal: member 0's gates read nothing of the other members' states
     rows_member0 = torch.cat([torch.arange(8) + g * 32 for g in range(4)])
-    assert bool((weights["weight_hh_l0"][rows_member0][:, 8:] == 0).all())
+    assert bool((w_hh[rows_member0][:, 8:] == 0).all())
+    torch.testing.assert_close(w_hh[rows_member0][:, :8], ensemble.members[0].rnn.weight_hh_l0)

@@ -21,12 +21,10 @@ separate layers. Whether that pays depends on the device (``make bench`` measure
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call
 
 from ..training import Ensemble
 from .recurrent import RecurrentConfig, RecurrentModel
@@ -58,7 +56,7 @@ class RecurrentEnsemble(Ensemble):
     initial weights by seeding them differently.
     """
 
-    def __init__(self, members: Sequence[RecurrentModel]) -> None:
+    def __init__(self, members: list[RecurrentModel]) -> None:
         super().__init__()
         if not isinstance(members, list | tuple | nn.ModuleList):
             raise TypeError("members must be a list of RecurrentModel, got "
@@ -79,18 +77,16 @@ class RecurrentEnsemble(Ensemble):
                              f"implementation='torch', got {config.implementation!r}")
         self.members = nn.ModuleList(members)
         self.config: RecurrentConfig = config
-        n, h, c = len(members), config.hidden_size, config
-        extra = {"nonlinearity": c.nonlinearity} if c.kind == "rnn" else {}
-        size_in = c.input_size * (n if c.vocab_size else 1)
-        layer = type(members[0].rnn)(size_in, n * h, batch_first=True, device="meta", **extra)
-        # A template only: its weights are replaced at every call (functional_call), so it
-        # lives on the meta device, holds no memory and is not a registered submodule.
-        object.__setattr__(self, "_layer", layer)
+        # The fused recurrence nn.RNN/LSTM/GRU call (cuDNN on a GPU, oneDNN on the CPU), called
+        # directly with the assembled weights: an nn.LSTM module would, on CUDA, try to
+        # re-pack weights it does not own into its own buffer in place.
+        kind = config.kind if config.kind != "rnn" else f"rnn_{config.nonlinearity}"
+        self._recurrence = getattr(torch, kind)
 
     def _stacked(self, name: str) -> torch.Tensor:
         return torch.stack([getattr(m.rnn, f"{name}_l0") for m in self.members])
 
-    def fused_weights(self) -> dict[str, torch.Tensor]:
+    def fused_weights(self) -> list[torch.Tensor]:
         """The fused layer's weights, assembled from the members' own.
 
         The fused state is the members' states side by side, member by member; the fused
@@ -113,12 +109,12 @@ class RecurrentEnsemble(Ensemble):
             return blocks.reshape(gates * n * h, n * k)
 
         w_ih = self._stacked("weight_ih")
-        return {
-            "weight_ih_l0": block_diagonal(w_ih) if self.config.vocab_size else gate_major(w_ih),
-            "weight_hh_l0": block_diagonal(self._stacked("weight_hh")),
-            "bias_ih_l0": gate_major(self._stacked("bias_ih")),
-            "bias_hh_l0": gate_major(self._stacked("bias_hh")),
-        }
+        return [  # in torch's order: weight_ih, weight_hh, bias_ih, bias_hh
+            block_diagonal(w_ih) if self.config.vocab_size else gate_major(w_ih),
+            block_diagonal(self._stacked("weight_hh")),
+            gate_major(self._stacked("bias_ih")),
+            gate_major(self._stacked("bias_hh")),
+        ]
 
     def forward(
         self, x: torch.Tensor, targets: torch.Tensor | None = None
@@ -128,11 +124,14 @@ class RecurrentEnsemble(Ensemble):
             inputs = torch.cat([m.features(x) for m in self.members], dim=-1)
         else:
             inputs = self.members[0].features(x)  # checks x; the members share it
+        zeros = inputs.new_zeros(1, inputs.shape[0], n * c.hidden_size)  # (layers, B, E*H)
         with warnings.catch_warnings():
             # cuDNN asks for weights in one contiguous buffer; these are assembled anew at
             # every call, so it compacts them itself (one copy, which is all it warns about).
             warnings.filterwarnings("ignore", message=".*contiguous chunk of memory.*")
-            states, _ = functional_call(self._layer, self.fused_weights(), (inputs,))
+            states = self._recurrence(inputs, [zeros, zeros] if c.kind == "lstm" else zeros,
+                                      self.fused_weights(), True, 1, 0.0, self.training,
+                                      False, True)[0]  # biases, 1 layer, no dropout, batch-first
         states = states.unflatten(-1, (n, c.hidden_size))  # (B, T, E, H)
         if c.readout == "last":
             states = states[:, -1]  # (B, E, H)
