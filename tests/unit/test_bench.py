@@ -21,6 +21,11 @@ def test_quick_benchmark_writes_results_and_checks_budgets(tmp_path):
     assert budgets["cold make book"]["holds"] is False  # 700 s > 600 s
     assert budgets["warm make book"]["holds"] is True
     assert budgets["slowest chapter"]["measured"] == 12.0
+    block = budgets["TransformerBlock / nn.TransformerEncoderLayer"]
+    assert block["measured"] > 0 and block["holds"] == (block["measured"] <= 1.0)
+    speedup = budgets["smallest ensemble speed-up (chapter 4's sweep)"]
+    assert speedup["at_least"] and speedup["holds"] == (speedup["measured"] >= 1.5)
+    assert speedup["measured"] == min(r["speedup"] for r in report["ensembles"])
     ratios = [r["ratio"] for r in report["comparisons"]]
     assert len(ratios) == 5 and all(r > 0 for r in ratios)
     text = (tmp_path / "results" / "cpu.md").read_text()

@@ -56,7 +56,10 @@ from ..synthetic import adding_batches
 from ..training import AUTOCAST_MIN_PARAMETERS, count_parameters, train
 from . import RunStamp
 
-BUDGETS = {"cold_build_s": 600.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1}
+BUDGETS = {"cold_build_s": 600.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1,
+           # the GPU issue's targets: the block at least as fast as PyTorch's, and a sweep
+           # trained as one ensemble at least 1.5x faster than its runs one by one
+           "block_ratio": 1.0, "ensemble_speedup": 1.5}
 
 
 def device_slug(device: torch.device) -> str:
@@ -314,18 +317,26 @@ def check_budgets(report: dict) -> list[dict]:
     """Each budget with the measured figure and whether it holds (None: not measured)."""
     builds = report["builds"]
     fast = [r for r in report["comparisons"] if r["is_fast_path"]]
+    block = [r["ratio"] for r in fast if r["family"] == "transformer block"]
+    speedups = [r["speedup"] for r in report.get("ensembles", [])]
     chapters = builds["chapters_s"]
-    checks = [
-        ("cold make book", builds["cold_build_s"], BUDGETS["cold_build_s"], "s"),
-        ("warm make book", builds["warm_build_s"], BUDGETS["warm_build_s"], "s"),
+    checks = [  # name, measured, limit, unit, whether the limit is a minimum
+        ("cold make book", builds["cold_build_s"], BUDGETS["cold_build_s"], "s", False),
+        ("warm make book", builds["warm_build_s"], BUDGETS["warm_build_s"], "s", False),
         ("slowest chapter", max(chapters.values()) if chapters else None, BUDGETS["chapter_s"],
-         "s"),
+         "s", False),
         ("slowest fast path / reference", max(r["ratio"] for r in fast) if fast else None,
-         BUDGETS["fast_path_ratio"], "x"),
+         BUDGETS["fast_path_ratio"], "x", False),
+        ("TransformerBlock / nn.TransformerEncoderLayer", block[0] if block else None,
+         BUDGETS["block_ratio"], "x", False),
+        ("smallest ensemble speed-up (chapter 4's sweep)", min(speedups) if speedups else None,
+         BUDGETS["ensemble_speedup"], "x", True),
     ]
     return [{"budget": name, "measured": value, "limit": limit, "unit": unit,
-             "holds": None if value is None else value <= limit}
-            for name, value, limit, unit in checks]
+             "at_least": at_least,
+             "holds": None if value is None else bool(value >= limit if at_least
+                                                      else value <= limit)}
+            for name, value, limit, unit, at_least in checks]
 
 
 def markdown(report: dict) -> str:
@@ -337,7 +348,8 @@ def markdown(report: dict) -> str:
     for b in report["budgets"]:
         measured = "not measured" if b["measured"] is None else f"{b['measured']:.2f} {b['unit']}"
         holds = {None: "-", True: "yes", False: "NO"}[b["holds"]]
-        lines.append(f"| {b['budget']} | {measured} | {b['limit']} {b['unit']} | {holds} |")
+        limit = f"{'at least ' if b.get('at_least') else ''}{b['limit']} {b['unit']}"
+        lines.append(f"| {b['budget']} | {measured} | {limit} | {holds} |")
     lines += ["", "## Training throughput", "", "| model | tokens/s | step ms (median) |",
               "|---|---|---|"]
     for r in report["throughput"]:
