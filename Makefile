@@ -24,7 +24,7 @@ PDF_BUILD := _build/pdf
 SRC_FILES := $(filter-out %/bench.py %/buildinfo.py,\
 	$(shell find src -name '*.py' -not -path '*/__pycache__/*')) pyproject.toml
 
-.PHONY: help setup book pdf texlive bench torchrun test unit site-test notebook-test exercise-test pdf-test lint serve \
+.PHONY: help setup book pdf texlive bench torchrun test unit gpu-test site-test notebook-test exercise-test pdf-test lint serve \
 	notebooks lock vendor-js clean
 
 help:
@@ -33,6 +33,7 @@ help:
 	@echo "make pdf    - the book as one PDF, _build/book.pdf (installs Debian's TeX Live if needed)"
 	@echo "make serve  - preview _build/html on http://127.0.0.1:$(PORT)"
 	@echo "make bench  - measure speed and memory, write benchmarks/results/<device>.json"
+	@echo "make gpu-test - the CUDA paths' tests (on a machine with a GPU; skipped elsewhere)"
 	@echo "make torchrun - chapter 1's training data-parallel on two CPU processes (torchrun)"
 	@echo "make notebooks - regenerate chapters/*.ipynb from chapters/*.md (jupytext)"
 	@echo "make lock   - re-resolve requirements.in into the pinned requirements.txt"
@@ -149,6 +150,10 @@ unit: setup
 
 site-test: setup
 	$(BIN)/python -m pytest tests/site -q -s
+
+# The CUDA paths on a GPU (skipped without one; scripts/device_check.sh runs them on a lent GPU)
+gpu-test: setup
+	$(BIN)/python -m pytest tests/gpu -q
 
 # Every chapter notebook in a fresh Colab-like environment, the Binder environment, and a live
 # explorer there (slow: installs torch into two new virtual environments).
