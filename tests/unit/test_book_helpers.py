@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from rnn2transformer import glue, start_run
+from rnn2transformer.book import against_baseline
 from rnn2transformer.book.exercises import autograd_derivative, check_function
 from rnn2transformer.book.explorers import gradient_explorer
 
@@ -155,3 +156,15 @@ def test_a_build_that_executed_every_chapter_is_cold_whatever_the_appendices_did
         assert buildinfo.record_build(tmp_path, log, 12.5) == kind
     assert json.loads((tmp_path / "build-times.json").read_text()) == {
         "cold": 12.5, "partial": 12.5, "warm": 12.5}
+
+
+def test_against_baseline_reads_a_final_loss():
+    assert against_baseline(0.16, 1 / 6, solved_below=0.01) == "baseline"
+    assert against_baseline(0.09, 1 / 6, solved_below=0.01) == "partway"
+    assert against_baseline(0.001, 1 / 6, solved_below=0.01) == "solved"
+    assert against_baseline(float("nan"), 1 / 6, solved_below=0.01) == "diverged"
+    assert against_baseline(np.float64(0.2), 1 / 6, solved_below=0.01) == "baseline"
+    with pytest.raises(ValueError, match="need 0 < solved_below < baseline"):
+        against_baseline(0.1, 1 / 6, solved_below=0.5)
+    with pytest.raises(TypeError, match="value must be a number, got str"):
+        against_baseline("0.1", 1 / 6, solved_below=0.01)

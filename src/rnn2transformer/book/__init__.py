@@ -98,6 +98,24 @@ def scale(default: object, *, full: object) -> object:
     return full if current_scale() == "full" else default
 
 
+def against_baseline(value: float, baseline: float, *, solved_below: float) -> str:
+    """Where a final loss stands, so a sentence about who learned a task follows the run:
+    ``"diverged"`` (not a finite number), ``"solved"`` (below ``solved_below``), ``"baseline"``
+    (above nine tenths of ``baseline``, the loss of a model that learned nothing) or
+    ``"partway"``. Chapters phrase their verdicts from it, on every device."""
+    for name, number in [("value", value), ("baseline", baseline), ("solved_below", solved_below)]:
+        if isinstance(number, bool) or not isinstance(number, int | float | np.floating):
+            raise TypeError(f"{name} must be a number, got {type(number).__name__}")
+    if not (np.isfinite(baseline) and baseline > 0 and 0 < solved_below < baseline):
+        raise ValueError(f"need 0 < solved_below < baseline, got solved_below={solved_below}, "
+                         f"baseline={baseline}")
+    if not np.isfinite(value):
+        return "diverged"
+    if value < solved_below:
+        return "solved"
+    return "baseline" if value > 0.9 * baseline else "partway"
+
+
 def start_run(seed: int = 0, device: str | torch.device | None = None) -> RunStamp:
     """Seed everything, choose the device and start the chapter's clock."""
     set_seed(seed)
