@@ -98,3 +98,12 @@ def test_no_cell_ends_in_a_value_nobody_asked_to_see(md):
             called = body[-1].value.func
             assert getattr(called, "id", None) != "glue", (
                 f"{md.name}: a cell ends in glue(...), which shows the glued value on the page")
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
+def test_glue_from_another_chapter_names_a_format(md):
+    """myst-nb reads `{glue:text}`04_lstm.md::key`` as the key '04_lstm.md:' with the format
+    'key': a reference to another chapter's value needs its own format (`::key:s`)."""
+    for key in re.findall(r"\{glue:text\}`([^`]*)`", md.read_text()):
+        if "::" in key:
+            assert ":" in key.split("::", 1)[1], f"{md.name}: {key!r} needs a format, e.g. ':s'"
