@@ -23,28 +23,13 @@ from __future__ import annotations
 import warnings
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..training import Ensemble
+from ..training import Ensemble, task_loss
 from .recurrent import RecurrentConfig, RecurrentModel
 
 # Rows of the fused weight matrices per unit: nn.RNN has one gate, nn.GRU three, nn.LSTM four.
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-
-
-def member_losses(out: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
-    """Each member's :func:`~rnn2transformer.training.task_loss`: ``out`` is (E, ...) and
-    ``targets`` the members' shared targets; returns (E,)."""
-    pred = out if out.dtype == torch.float64 else out.float()
-    n_members = pred.shape[0]
-    if kind == "mse":
-        return ((pred - targets.to(pred.dtype)) ** 2).reshape(n_members, -1).mean(dim=1)
-    if kind == "cross_entropy":
-        per_item = F.cross_entropy(pred.reshape(-1, pred.shape[-1]),
-                                   targets.reshape(-1).repeat(n_members), reduction="none")
-        return per_item.view(n_members, -1).mean(dim=1)
-    raise ValueError(f"kind must be 'mse' or 'cross_entropy', got {kind!r}")
 
 
 class RecurrentEnsemble(Ensemble):
@@ -145,4 +130,5 @@ class RecurrentEnsemble(Ensemble):
             out = out.squeeze(-1)
         if targets is None:
             return out, None
-        return out, member_losses(out, targets, c.loss)
+        # each member's own loss, computed as a member trained alone computes it
+        return out, torch.stack([task_loss(o, targets, c.loss) for o in out])
