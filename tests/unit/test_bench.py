@@ -63,6 +63,6 @@ def test_chapter_times_execute_each_notebook_at_each_scale(tmp_path):
                                 ["smoke", "default"], timeout=60)
     assert set(times) == {"smoke", "default"}
     assert all(isinstance(times[s]["ok.ipynb"], float) for s in times)
-    assert times["smoke"]["bad.ipynb"] == "failed: CellExecutionError"
+    assert times["smoke"]["bad.ipynb"] == "failed: ZeroDivisionError: division by zero"
     with pytest.raises(ValueError, match="scales must be among"):
         bench.chapter_times([], ["huge"])

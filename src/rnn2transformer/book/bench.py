@@ -290,7 +290,16 @@ def chapter_times(notebooks: list[Path], scales: list[str], *, timeout: int = 36
                                             ).execute()
                     results[name][path.name] = time.perf_counter() - started
                 except Exception as error:  # report it in the results, keep measuring
-                    results[name][path.name] = f"failed: {type(error).__name__}"
+                    # a cell's error names itself (ename, evalue: a missing module, say)
+                    what = (f"{error.ename}: {error.evalue}" if hasattr(error, "ename")
+                            else f"{type(error).__name__}: {error}")
+                    results[name][path.name] = f"failed: {' '.join(what.split())}"[:300]
+                # one line per chapter, so a run cut short by a time limit still says how far
+                # it got (a lent GPU's commands have one)
+                seconds = results[name][path.name]
+                print(f"{name} scale: {path.name}: "
+                      + (f"{seconds:.1f} s" if isinstance(seconds, float) else seconds),
+                      flush=True)
     finally:
         if previous is None:
             os.environ.pop(ENV_SCALE, None)
