@@ -18,6 +18,7 @@ from rnn2transformer.models.ensemble import RecurrentEnsemble
 from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
 from rnn2transformer.synthetic import adding_batches, adding_problem
 from rnn2transformer.training import make_optimizer, use_autocast
+from tests.unit.parity import seeded_members
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 CUDA = torch.device("cuda")
@@ -32,20 +33,12 @@ def _quiet_and_exact(monkeypatch):
     torch.cuda.set_sync_debug_mode(0)
 
 
-def seeded(n, **config):
-    out = []
-    for seed in range(n):
-        torch.manual_seed(seed)
-        out.append(RecurrentModel(RecurrentConfig(**config)))
-    return out
-
-
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 def test_ensemble_on_cuda_equals_separate_runs_on_cuda(kind):
     """cuDNN in float64 (TF32 does not touch it): the block-diagonal layer equals E layers."""
     torch.set_default_dtype(torch.float64)
     lrs = [3e-3, 3e-2, 3e-1]
-    members = seeded(3, kind=kind, hidden_size=8)
+    members = seeded_members(3, kind=kind, hidden_size=8)
     alone = copy.deepcopy(members)
     val = adding_problem(64, 9, generator=torch.Generator().manual_seed(5))
     settings = dict(val_data=val, steps=20, clip_grad_norm=0.5, eval_every=5, device=CUDA)
@@ -61,7 +54,7 @@ def test_ensemble_on_cuda_equals_separate_runs_on_cuda(kind):
 
 def test_ensemble_on_cuda_equals_the_ensemble_on_the_cpu_in_float64():
     torch.set_default_dtype(torch.float64)
-    on_gpu, on_cpu = seeded(2, kind="lstm", hidden_size=6), seeded(2, kind="lstm", hidden_size=6)
+    on_gpu, on_cpu = (seeded_members(2, kind="lstm", hidden_size=6) for _ in range(2))
     batches = adding_batches(7, 8)
 
     def drawn_on_the_cpu(generator):  # unmarked: train gives it a CPU generator on any device
@@ -80,7 +73,7 @@ def test_training_waits_for_the_gpu_only_at_evaluations(ensemble):
     """Twice the steps with the same number of evaluations: no more synchronisations."""
 
     def synchronisations(steps: int) -> int:
-        models = seeded(3, kind="lstm", hidden_size=16)
+        models = seeded_members(3, kind="lstm", hidden_size=16)
         model = RecurrentEnsemble(models) if ensemble else models[0]
         lr = [1e-3, 1e-2, 1e-1] if ensemble else 1e-3
         train(model, adding_batches(20, 32), steps=4, lr=lr, device=CUDA)  # warm-up

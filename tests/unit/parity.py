@@ -1,6 +1,9 @@
-"""The check every scratch recurrent layer passes against its fused PyTorch twin."""
+"""Parity checks: every scratch recurrent layer against its fused PyTorch twin, and the
+members an ensemble test compares with separate runs (here and in tests/gpu)."""
 
 import torch
+
+from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
 
 WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -28,3 +31,12 @@ def assert_scratch_matches_torch(scratch, reference, x, state=None):
     for name in WEIGHTS:
         torch.testing.assert_close(getattr(scratch.cell, name).grad,
                                    getattr(reference, f"{name}_l0").grad)
+
+
+def seeded_members(n, **config):
+    """``n`` recurrent models of one configuration, model ``i`` initialised from seed ``i``."""
+    members = []
+    for seed in range(n):
+        torch.manual_seed(seed)
+        members.append(RecurrentModel(RecurrentConfig(**config)))
+    return members

@@ -11,20 +11,14 @@ from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
 from rnn2transformer.synthetic import adding_batches, adding_problem
 from rnn2transformer.training import accuracy, evaluate
 
+from .parity import seeded_members
+
 
 @pytest.fixture
 def float64():
     torch.set_default_dtype(torch.float64)
     yield
     torch.set_default_dtype(torch.float32)
-
-
-def seeded_members(n, **config):
-    members = []
-    for seed in range(n):
-        torch.manual_seed(seed)
-        members.append(RecurrentModel(RecurrentConfig(**config)))
-    return members
 
 
 TASKS = {  # config, inputs, targets
