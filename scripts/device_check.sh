@@ -5,7 +5,7 @@
 #
 # It uses the machine's own python3 with the repository's src/ on the path: a lent machine's
 # image has PyTorch with CUDA, pandas, tqdm and pytest, and cannot fetch anything.
-#   1. tests/gpu: the CUDA paths against the CPU's (ensemble, float64 parity, fused attention),
+#   1. tests/gpu: the CUDA paths against the CPU's (float64 parity with the CPU, fused attention),
 #      the fused optimizer and device-side batches, and that a training step never waits for
 #      the GPU between evaluations (about a minute);
 #   2. the benchmark, as `make bench` runs it, into $OUT/results/cuda-<device>.json and .md:

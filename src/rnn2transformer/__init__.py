@@ -25,19 +25,22 @@ Three folders, three concerns:
   one training loop), :mod:`.device` (device and seed), :mod:`.distributed` (the same loop
   data-parallel under ``torchrun``), :mod:`.synthetic`, :mod:`.corpus`, :mod:`.toy_language`
   and :mod:`.tokenizers` (the data the package generates or ships), :mod:`.sampling`,
-  :mod:`.profiling`, :mod:`.scaling` and :mod:`.transfer` (generation, timing, compute and
-  reuse experiments).
-* :mod:`rnn2transformer.book`: the book's own machinery. The run stamp and glue (in the
-  package itself), :mod:`.book.charts` (Altair theme and the offline renderer),
-  :mod:`.book.exercises` (self-check cells), :mod:`.book.explorers` (live ipywidgets),
-  :mod:`.book.export` (the web edition's live models), :mod:`.book.buildinfo` (build records)
-  and :mod:`.book.bench` (``make bench``).
+  :mod:`.profiling`, :mod:`.scaling`, :mod:`.context` and :mod:`.transfer` (generation, timing,
+  compute, context and reuse experiments); :mod:`.settings` (every ``RNN2T_*`` variable) and
+  :mod:`.checkpoint` (resumable runs).
+* :mod:`rnn2transformer.book`: the book's own machinery, which this folder never imports. The
+  run stamp and glue (in :mod:`rnn2transformer.book` itself), :mod:`.book.charts` (Altair theme
+  and the offline renderer), :mod:`.book.exercises` (self-check cells), :mod:`.book.explorers`
+  (live ipywidgets), :mod:`.book.export` (the web edition's live models), :mod:`.book.prose`
+  (sentences built from measurements), :mod:`.book.buildinfo` (build records) and
+  :mod:`.book.bench` (``make bench``).
 """
 
-from .book import RunStamp, glue, start_run
+from importlib.metadata import version
+
 from .device import get_device, set_seed
 from .training import train
 
-__version__ = "0.1.0"
+__version__ = version("rnn2transformer")  # one source: pyproject.toml
 
-__all__ = ["get_device", "set_seed", "train", "start_run", "RunStamp", "glue", "__version__"]
+__all__ = ["get_device", "set_seed", "train", "__version__"]

@@ -129,28 +129,28 @@ def main_speakers(all_speeches: list[Speech], k: int) -> list[str]:
     return sorted(counts, key=lambda s: (-counts[s], s))[:k]
 
 
-def char_lm_batches(ids: torch.Tensor, *, seq_len: int, batch_size: int):
+def char_lm_batches(ids: torch.Tensor, *, length: int, batch_size: int):
     """Random windows of a long id sequence for next-character prediction.
 
     Returns a batch function ``generator -> (x, y)`` for :func:`rnn2transformer.train` with
-    ``x = ids[s : s + seq_len]`` and ``y = ids[s + 1 : s + seq_len + 1]`` for random starts ``s``;
+    ``x = ids[s : s + length]`` and ``y = ids[s + 1 : s + length + 1]`` for random starts ``s``;
     both (B, T), int64.
     """
-    check_int("seq_len", seq_len, minimum=1)
+    check_int("length", length, minimum=1)
     check_int("batch_size", batch_size, minimum=1)
     if not isinstance(ids, torch.Tensor) or ids.ndim != 1:
         raise ValueError("ids must be a 1-D tensor of token ids")
-    if len(ids) <= seq_len + 1:
-        raise ValueError(f"ids must be longer than seq_len + 1 = {seq_len + 1}, got {len(ids)}")
-    on_device = {ids.device: (ids, torch.arange(seq_len, device=ids.device))}
+    if len(ids) <= length + 1:
+        raise ValueError(f"ids must be longer than length + 1 = {length + 1}, got {len(ids)}")
+    on_device = {ids.device: (ids, torch.arange(length, device=ids.device))}
 
     @draws_on_device
     def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         if generator.device not in on_device:  # the corpus is copied to a GPU once, not per batch
             on_device[generator.device] = (ids.to(generator.device),
-                                           torch.arange(seq_len, device=generator.device))
+                                           torch.arange(length, device=generator.device))
         source, offsets = on_device[generator.device]
-        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size, 1), generator=generator,
+        starts = torch.randint(0, len(ids) - length - 1, (batch_size, 1), generator=generator,
                                device=generator.device)
         index = starts + offsets  # (B, T)
         return source[index], source[index + 1]
@@ -158,11 +158,11 @@ def char_lm_batches(ids: torch.Tensor, *, seq_len: int, batch_size: int):
     return draw
 
 
-def char_lm_stream(ids: torch.Tensor, *, seq_len: int, batch_size: int):
+def char_lm_stream(ids: torch.Tensor, *, length: int, batch_size: int):
     """Consecutive windows for truncated back-propagation through time with a carried state.
 
     The text is cut into ``batch_size`` streams of equal length; call ``k`` returns, for every
-    stream, its ``k``-th window of ``seq_len`` ids and the ids one step ahead, both (B, T), so
+    stream, its ``k``-th window of ``length`` ids and the ids one step ahead, both (B, T), so
     row ``b`` of one batch continues exactly where row ``b`` of the previous batch stopped
     (wrapping around at the end). Train it with a model that carries its state from one call to
     the next (:class:`rnn2transformer.models.recurrent.CarryState`).
@@ -170,23 +170,23 @@ def char_lm_stream(ids: torch.Tensor, *, seq_len: int, batch_size: int):
     The position in the streams lives in the function, not in the generator, so a run that uses
     it cannot be resumed from a checkpoint (``train`` refuses the combination).
     """
-    check_int("seq_len", seq_len, minimum=1)
+    check_int("length", length, minimum=1)
     check_int("batch_size", batch_size, minimum=1)
     if not isinstance(ids, torch.Tensor) or ids.ndim != 1:
         raise ValueError("ids must be a 1-D tensor of token ids")
     per_stream = (len(ids) - 1) // batch_size
-    windows = per_stream // seq_len
+    windows = per_stream // length
     if windows < 1:
         raise ValueError(f"ids hold {len(ids)} tokens: too few for {batch_size} streams of at "
-                         f"least seq_len + 1 = {seq_len + 1}")
+                         f"least length + 1 = {length + 1}")
     starts = torch.arange(batch_size) * per_stream  # (B,)
-    offsets = torch.arange(seq_len)
+    offsets = torch.arange(length)
     calls = {"n": 0}
 
     def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         k = calls["n"] % windows
         calls["n"] += 1
-        index = (starts + k * seq_len).unsqueeze(1) + offsets  # (B, T)
+        index = (starts + k * length).unsqueeze(1) + offsets  # (B, T)
         return ids[index], ids[index + 1]
 
     draw.consecutive = True  # train: no checkpoints for this batch function
@@ -194,18 +194,18 @@ def char_lm_stream(ids: torch.Tensor, *, seq_len: int, batch_size: int):
 
 
 def char_lm_eval_set(
-    ids: torch.Tensor, *, seq_len: int, stride: int | None = None
+    ids: torch.Tensor, *, length: int, stride: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cut a held-out id sequence into windows of ``seq_len``: (x, y), each (N, T).
+    """Cut a held-out id sequence into windows of ``length``: (x, y), each (N, T).
 
-    By default the windows do not overlap. A ``stride`` below ``seq_len`` starts a window every
+    By default the windows do not overlap. A ``stride`` below ``length`` starts a window every
     ``stride`` tokens, so a measurement per position (how the loss falls with context) averages
     over many more windows of the same text.
     """
-    check_int("seq_len", seq_len, minimum=1)
-    stride = seq_len if stride is None else check_int("stride", stride, minimum=1)
-    if len(ids) - 1 < seq_len:
-        raise ValueError(f"ids must hold more than seq_len + 1 = {seq_len + 1} tokens")
-    starts = torch.arange(0, len(ids) - seq_len, stride)  # each window needs seq_len + 1 ids
-    index = starts[:, None] + torch.arange(seq_len)  # (N, T)
+    check_int("length", length, minimum=1)
+    stride = length if stride is None else check_int("stride", stride, minimum=1)
+    if len(ids) - 1 < length:
+        raise ValueError(f"ids must hold more than length + 1 = {length + 1} tokens")
+    starts = torch.arange(0, len(ids) - length, stride)  # each window needs length + 1 ids
+    index = starts[:, None] + torch.arange(length)  # (N, T)
     return ids[index], ids[index + 1]

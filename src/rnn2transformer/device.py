@@ -1,21 +1,27 @@
-"""Choosing the device and seeding every random number generator.
+"""Choosing the device, the number of CPU threads, and seeding every random number generator.
 
 Models in this package never name a device. Chapters call :func:`get_device` once; it picks
 CUDA, then Apple's MPS, then the CPU, unless the environment variable ``RNN2T_DEVICE`` says
 otherwise (``cpu``, ``cuda``, ``cuda:1``, ``mps``).
+
+:func:`fit_threads` keeps torch's CPU threads to the cores that other programs leave free
+(``docs/design.md``, "A busy core"): a thread pool larger than the free cores waits, at every
+parallel operation, for a thread the system has not scheduled.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import settings
 from ._checks import check_int
-
-ENV_DEVICE = "RNN2T_DEVICE"
 
 
 def get_device(name: str | None = None) -> torch.device:
@@ -26,8 +32,8 @@ def get_device(name: str | None = None) -> torch.device:
     """
     source = "argument name"
     if name is None:
-        name = os.environ.get(ENV_DEVICE) or None
-        source = f"environment variable {ENV_DEVICE}"
+        name = settings.device_name()
+        source = f"environment variable {settings.ENV_DEVICE}"
     if name is None:
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -56,3 +62,79 @@ def set_seed(seed: int) -> int:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
     return seed
+
+
+# fit_threads' memory: torch's own choice of threads (its ceiling), and the last reading of the
+# cores' busy time and this process's CPU time
+_ceiling: int | None = None
+_last_reading: tuple[float, float, float] | None = None
+_counts_used: set[int] = set()  # every count set since the last threads_used(reset=True)
+FIRST_SAMPLE_S = 0.1  # the first call measures this long; later ones use the time since
+
+
+def _busy_core_seconds(cpus: set[int]) -> float | None:
+    """Seconds the cores ``cpus`` have spent busy since boot, by every program (Linux's
+    ``/proc/stat``); None where there is no such file (macOS, Windows)."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return None
+    ticks = 0
+    for line in lines:
+        name, *fields = line.split()
+        if name[:3] == "cpu" and name[3:].isdigit() and int(name[3:]) in cpus:
+            # user nice system idle iowait irq softirq steal: all but idle and iowait are busy
+            values = [int(v) for v in fields[:8]]
+            ticks += sum(values) - values[3] - values[4]
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _reading(cpus: set[int]) -> tuple[float, float, float] | None:
+    busy = _busy_core_seconds(cpus)
+    return None if busy is None else (time.monotonic(), busy, time.process_time())
+
+
+def fit_threads(*, every: float = 1.0) -> int:
+    """Set torch's CPU threads to the number of cores other programs leave free; return it.
+
+    Other programs' load is this machine's busy time on the cores this process may use, less
+    this process's own CPU time, over the time since the last call (at least ``every``
+    seconds; a call sooner changes nothing, so a training loop may call it at every step).
+    The count never exceeds torch's own default (one per core) and never drops below one.
+    ``RNN2T_THREADS=N`` fixes it instead. Where ``/proc/stat`` does not exist, torch's default
+    is kept.
+    """
+    global _ceiling, _last_reading
+    if _ceiling is None:
+        _ceiling = torch.get_num_threads()
+    wanted = settings.threads()
+    if wanted is None:
+        now = time.monotonic()
+        if _last_reading is not None and now - _last_reading[0] < every:
+            return torch.get_num_threads()
+        cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+        if _last_reading is None:  # the first call: a short look at the machine
+            _last_reading = _reading(cpus)
+            time.sleep(FIRST_SAMPLE_S)
+        previous, _last_reading = _last_reading, _reading(cpus)
+        if previous is None or _last_reading is None:
+            return torch.get_num_threads()
+        seconds = _last_reading[0] - previous[0]
+        others = ((_last_reading[1] - previous[1]) - (_last_reading[2] - previous[2])) / seconds
+        free = len(cpus) - max(0.0, others)
+        # a core three-quarters taken counts as taken: sharing it makes every step wait
+        wanted = max(1, min(_ceiling, math.floor(free + 0.25)))
+    if wanted != torch.get_num_threads():
+        torch.set_num_threads(wanted)
+    _counts_used.add(wanted)
+    return wanted
+
+
+def threads_used(*, reset: bool = False) -> tuple[int, int]:
+    """The fewest and most CPU threads :func:`fit_threads` has set since the last reset (the
+    current count if it has set none); ``reset`` starts a new record (a chapter's start)."""
+    counts = _counts_used or {torch.get_num_threads()}
+    low, high = min(counts), max(counts)
+    if reset:
+        _counts_used.clear()
+    return low, high

@@ -29,6 +29,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .device import get_device
+
 
 @dataclass(frozen=True)
 class World:
@@ -68,6 +70,22 @@ def setup(device: torch.device | None = None) -> World:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
         dist.init_process_group(backend)
     return world()
+
+
+def place(model: nn.Module, device: torch.device | str | None, batch_size: int,
+          train_data: object) -> tuple[torch.device, nn.Module]:
+    """Where this process trains ``model``: join ``torchrun``'s process group if this process
+    is one of its ranks (:func:`setup`), choose the device (one GPU per rank), check that the
+    ranks can share the global batch, and move the model there. Returns the device and the
+    module that trains: the model itself, or its data-parallel wrapper."""
+    device = device if isinstance(device, torch.device) else get_device(device)
+    here = setup(device)  # rank 0 of 1 unless torchrun started this process
+    if here.distributed:
+        if device.type == "cuda" and device.index is None:  # one device per process
+            device = torch.device("cuda", here.local_rank)
+        check_split(batch_size, None if callable(train_data) else len(train_data[0]), here.size)
+    model.to(device)
+    return device, wrap(model, device) if here.distributed else model
 
 
 def rank_seed(seed: int, rank: int) -> int:

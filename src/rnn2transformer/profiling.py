@@ -22,7 +22,11 @@ import torch
 from torch import nn
 
 from ._checks import check_int
-from .book import current_scale
+from .device import fit_threads
+from .models.pairs import char_lm_pair
+from .models.shared import count_parameters
+from .settings import progress_enabled, repeats_at_scale
+from .training import make_optimizer, use_autocast
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,8 +61,8 @@ def time_call(
     """Seconds per call of ``fn()`` (median, min, max over ``repeats``, after ``warmup``)."""
     check_int("repeats", repeats, minimum=1)
     check_int("warmup", warmup, minimum=0)
-    if current_scale() == "smoke":  # the notebook tests: run the code once, time nothing
-        repeats, warmup = 1, 0
+    repeats, warmup = repeats_at_scale(repeats, warmup)  # smoke: run the code once
+    fit_threads()  # time with the threads the machine can run now
     for _ in range(warmup):
         fn()
     times = []
@@ -132,43 +136,6 @@ def growth_exponent(x, y) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-def describe_growth(exponent: float, variable: str = "n") -> str:
-    """Words for a measured growth exponent, so a sentence about time stays true on any device."""
-    if exponent < 0.25:
-        return f"barely grows with {variable}"
-    if exponent < 0.75:
-        return f"grows more slowly than {variable}"
-    if exponent < 1.25:
-        return f"grows about in proportion to {variable}"
-    if exponent < 1.75:
-        return f"grows faster than {variable} but more slowly than {variable}\u00b2"
-    return f"grows about as {variable}\u00b2"
-
-
-def char_lm_pair(width: int, *, vocab_size: int = 65) -> dict[str, nn.Module]:
-    """A character Transformer (2 pre-norm blocks of ``width``, feed-forward 4 x width) and an
-    LSTM language model whose hidden size is chosen so the two have the same number of
-    parameters (within a fraction of a percent). Sinusoidal positions, so neither's size
-    depends on the sequence length."""
-    import math
-
-    from .models.recurrent import RecurrentConfig, RecurrentModel
-    from .models.transformer import TransformerConfig, TransformerModel
-    from .training import count_parameters
-
-    check_int("width", width, minimum=8)
-    lm = dict(vocab_size=vocab_size, output_size=vocab_size, readout="all", loss="cross_entropy")
-    transformer = TransformerModel(TransformerConfig(
-        d_model=width, n_heads=max(1, width // 32), n_layers=2, d_ff=4 * width, causal=True,
-        positions="sinusoidal", **lm))
-    target, V, E = count_parameters(transformer), vocab_size, width
-    # LSTM LM parameters: V E (embedding) + 4h(E + h) + 8h (gates) + h V + V (readout)
-    a, b, c = 4, 4 * E + 8 + V, V * E + V - target
-    hidden = max(1, round((-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)))
-    lstm = RecurrentModel(RecurrentConfig(kind="lstm", input_size=E, hidden_size=hidden, **lm))
-    return {"LSTM": lstm, "Transformer": transformer}
-
-
 def time_training_step(
     model: nn.Module,
     x: torch.Tensor,
@@ -182,8 +149,6 @@ def time_training_step(
     """:func:`time_call` of one real training step (forward, backward, Adam) of
     ``model(x, y) -> (out, loss)``, set up as :func:`rnn2transformer.train` sets it up on
     ``device`` (optimizer, precision policy). Adds ``bf16``: whether autocast was on."""
-    from .training import make_optimizer, use_autocast
-
     model.to(device).train()
     x, y = x.to(device), y.to(device)
     opt = make_optimizer("adam", list(model.parameters()), lr=1e-3, device=device)
@@ -238,8 +203,6 @@ def parallelism_sweep(
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from .training import count_parameters, progress_enabled
-
     rows = []
     grid = [(w, n) for w in widths for n in lengths]
     for width, length in tqdm(grid, disable=not progress_enabled(progress), desc="throughput",
@@ -252,31 +215,6 @@ def parallelism_sweep(
             rows.append({"family": family, "width": width, "length": length,
                          "parameters": count_parameters(model), **result})
     return pd.DataFrame(rows)
-
-
-def where_transformer_leads(sweep: pd.DataFrame) -> dict[str, object]:
-    """Read a :func:`parallelism_sweep`: the Transformer's tokens/s over the LSTM's in each
-    setting, how many settings it leads, the best ratio and where, and a sentence that says so."""
-    wide = sweep.pivot_table(index=["width", "length"], columns="family", values="tokens_per_s")
-    ratio = wide["Transformer"] / wide["LSTM"]
-    best = ratio.idxmax()
-    leads = ratio[ratio > 1]
-    n, k = len(ratio), len(leads)
-    if k == 0:
-        sentence = (f"the LSTM trains more tokens per second than the Transformer in every one "
-                    f"of the {n} settings measured; the Transformer comes closest at width "
-                    f"{best[0]} and length {best[1]} ({ratio.max():.2f} times the LSTM's rate)")
-    elif k == n:
-        sentence = (f"the Transformer trains more tokens per second than the LSTM in every one "
-                    f"of the {n} settings measured, up to {ratio.max():.2f} times as many (width "
-                    f"{best[0]}, length {best[1]})")
-    else:
-        where = ", ".join(f"width {w} and length {t}" for w, t in leads.index)
-        sentence = (f"the Transformer trains more tokens per second than the LSTM in {k} of the "
-                    f"{n} settings measured ({where}), up to {ratio.max():.2f} times as many; "
-                    f"in the others the LSTM is ahead")
-    return {"ratio": ratio, "settings": n, "leads": k, "best_ratio": float(ratio.max()),
-            "best_width": int(best[0]), "best_length": int(best[1]), "sentence": sentence}
 
 
 _MATMUL_NODES = ("MmBackward", "AddmmBackward", "BmmBackward", "MvBackward", "AddmvBackward")

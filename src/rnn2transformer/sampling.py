@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ._checks import check_float, check_int
+from .models.shared import evaluating
 from .profiling import time_call
 
 
@@ -65,25 +66,23 @@ def generate(
     if top_k is not None:
         check_int("top_k", top_k, minimum=1)
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    cached = use_cache and hasattr(model, "forward_cached")
-    ids, new, state = list(prompt), [], None
-    pending = ids  # tokens the model has not read yet
-    for _ in range(n_tokens):
-        x = torch.tensor([pending if cached else ids], device=device)
-        if cached:
-            logits, state = model.forward_cached(x, state)
-        else:
-            logits, _ = model(x)
-        probs = next_token_distribution(logits[0, -1], temperature=temperature,
-                                        top_k=top_k).cpu()
-        token = int(torch.multinomial(probs, 1, generator=g))
-        ids.append(token)
-        new.append(token)
-        pending = [token]
-    model.train(was_training)
+    with evaluating(model):
+        g = torch.Generator(device="cpu").manual_seed(seed)
+        cached = use_cache and hasattr(model, "forward_cached")
+        ids, new, state = list(prompt), [], None
+        pending = ids  # tokens the model has not read yet
+        for _ in range(n_tokens):
+            x = torch.tensor([pending if cached else ids], device=device)
+            if cached:
+                logits, state = model.forward_cached(x, state)
+            else:
+                logits, _ = model(x)
+            probs = next_token_distribution(logits[0, -1], temperature=temperature,
+                                            top_k=top_k).cpu()
+            token = int(torch.multinomial(probs, 1, generator=g))
+            ids.append(token)
+            new.append(token)
+            pending = [token]
     return new
 
 

@@ -100,7 +100,7 @@ def batch_function(task, *args: object, batch_size: int = 64):
     return draw
 
 
-def adding_batches(length: int, batch_size: int = 64):
+def adding_batches(length: int, *, batch_size: int = 64):
     """Batches of :func:`adding_problem` for :func:`rnn2transformer.train`."""
     return batch_function(adding_problem, length, batch_size=batch_size)
 
@@ -145,7 +145,7 @@ def copy_memory_baseline(delay: int) -> float:
     return COPY_LENGTH * math.log(COPY_SYMBOLS) / (delay + 2 * COPY_LENGTH)
 
 
-def copy_memory_batches(delay: int, batch_size: int = 64):
+def copy_memory_batches(delay: int, *, batch_size: int = 64):
     """Batches of :func:`copy_memory` for :func:`rnn2transformer.train`."""
     return batch_function(copy_memory, delay, batch_size=batch_size)
 
@@ -167,7 +167,7 @@ def parity(
     return bits.unsqueeze(-1).float(), bits.sum(dim=1) % 2
 
 
-def parity_batches(min_length: int, max_length: int, batch_size: int = 64):
+def parity_batches(min_length: int, max_length: int, *, batch_size: int = 64):
     """A batch function drawing, for each batch, one length in [min_length, max_length]."""
     check_int("min_length", min_length, minimum=1)
     check_int("max_length", max_length, minimum=min_length)
@@ -178,3 +178,26 @@ def parity_batches(min_length: int, max_length: int, batch_size: int = 64):
         return parity(batch_size, length, generator=generator)
 
     return draw
+
+
+# --- a task whose correct alignment is known ---------------------------------------------------
+
+def reversal_task(
+    batch_size: int, length: int, vocab_size: int, *, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reverse a sequence of random tokens: output position i must read input position T-1-i.
+
+    A stand-in for translation between languages with opposite word order, where the right
+    alignment is known exactly. Returns ``x`` and ``y``, both (B, T), int64 in [0, vocab_size).
+    """
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("length", length, minimum=2)
+    check_int("vocab_size", vocab_size, minimum=2)
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    x = torch.randint(0, vocab_size, (batch_size, length), generator=g, device=g.device)
+    return x, x.flip(1)
+
+
+def reversal_batches(length: int, vocab_size: int, *, batch_size: int = 64):
+    """Batches of :func:`reversal_task` for :func:`rnn2transformer.train`."""
+    return batch_function(reversal_task, length, vocab_size, batch_size=batch_size)

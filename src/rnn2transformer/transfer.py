@@ -13,17 +13,14 @@ never downloaded); a missing or unreadable cache is retrained with a message.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 import pandas as pd
 from torch import nn
 
 from ._checks import check_int
+from .settings import cache_dir  # noqa: F401 (chapter 8 shows where weights are cached)
 from .training import train
-
-ENV_CACHE = "RNN2T_CACHE_DIR"
 
 
 def stages(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -120,13 +117,6 @@ def trainable_table(model: nn.Module) -> pd.DataFrame:
         rows.append({"part": name, "parameters": sum(p.numel() for p in params),
                      "trainable": sum(p.numel() for p in params if p.requires_grad)})
     return pd.DataFrame(rows)
-
-
-def cache_dir() -> Path:
-    """Where pretrained weights are cached: ``RNN2T_CACHE_DIR`` or ~/.cache/rnn2transformer."""
-    path = Path(os.environ.get(ENV_CACHE) or Path.home() / ".cache" / "rnn2transformer")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def pretrained(

@@ -6,7 +6,6 @@ the CPU tests cannot reach: the fused and device-side paths give the same number
 ones, and a training step does not wait for the GPU.
 """
 
-import copy
 import warnings
 
 import pytest
@@ -14,9 +13,8 @@ import torch
 
 from rnn2transformer import train
 from rnn2transformer.models.attention import MultiHeadAttention, causal_mask
-from rnn2transformer.models.ensemble import RecurrentEnsemble
 from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
-from rnn2transformer.synthetic import adding_batches, adding_problem
+from rnn2transformer.synthetic import adding_batches
 from rnn2transformer.training import make_optimizer, use_autocast
 from tests.unit.parity import seeded_members
 
@@ -34,54 +32,34 @@ def _quiet_and_exact(monkeypatch):
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-def test_ensemble_on_cuda_equals_separate_runs_on_cuda(kind):
-    """cuDNN in float64 (TF32 does not touch it): the block-diagonal layer equals E layers."""
+def test_training_on_cuda_equals_training_on_the_cpu_in_float64(kind):
+    """cuDNN in float64 (TF32 does not touch it) against the CPU's kernels, with batches drawn
+    on the CPU for both (an unmarked batch function gets a CPU generator on any device)."""
     torch.set_default_dtype(torch.float64)
-    lrs = [3e-3, 3e-2, 3e-1]
-    members = seeded_members(3, kind=kind, hidden_size=8)
-    alone = copy.deepcopy(members)
-    val = adding_problem(64, 9, generator=torch.Generator().manual_seed(5))
-    settings = dict(val_data=val, steps=20, clip_grad_norm=0.5, eval_every=5, device=CUDA)
-    history = train(RecurrentEnsemble(members), adding_batches(9, 8), lr=lrs, **settings)
-    for e, (member, lr) in enumerate(zip(alone, lrs, strict=True)):
-        own = train(member, adding_batches(9, 8), lr=lr, **settings)
-        mine = history[history.member == e].reset_index(drop=True)
-        torch.testing.assert_close(torch.tensor(mine.val_loss.to_numpy()),
-                                   torch.tensor(own.val_loss.to_numpy()), rtol=1e-9, atol=1e-12)
-        for a, b in zip(members[e].parameters(), member.parameters(), strict=True):
-            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+    on_gpu, on_cpu = (seeded_members(1, kind=kind, hidden_size=6)[0] for _ in range(2))
+    batches = adding_batches(7, batch_size=8)
 
-
-def test_ensemble_on_cuda_equals_the_ensemble_on_the_cpu_in_float64():
-    torch.set_default_dtype(torch.float64)
-    on_gpu, on_cpu = (seeded_members(2, kind="lstm", hidden_size=6) for _ in range(2))
-    batches = adding_batches(7, 8)
-
-    def drawn_on_the_cpu(generator):  # unmarked: train gives it a CPU generator on any device
+    def drawn_on_the_cpu(generator):
         return batches(generator)
 
-    settings = dict(steps=15, lr=[1e-2, 1e-1], clip_grad_norm=1.0)
-    train(RecurrentEnsemble(on_gpu), drawn_on_the_cpu, device=CUDA, **settings)
-    train(RecurrentEnsemble(on_cpu), drawn_on_the_cpu, device="cpu", **settings)
-    for a, b in zip(on_gpu, on_cpu, strict=True):
-        for p, q in zip(a.parameters(), b.parameters(), strict=True):
-            torch.testing.assert_close(p.cpu(), q, rtol=1e-9, atol=1e-12)
+    settings = dict(steps=15, lr=1e-2, clip_grad_norm=1.0)
+    train(on_gpu, drawn_on_the_cpu, device=CUDA, **settings)
+    train(on_cpu, drawn_on_the_cpu, device="cpu", **settings)
+    for p, q in zip(on_gpu.parameters(), on_cpu.parameters(), strict=True):
+        torch.testing.assert_close(p.cpu(), q, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("ensemble", [False, True])
-def test_training_waits_for_the_gpu_only_at_evaluations(ensemble):
+def test_training_waits_for_the_gpu_only_at_evaluations():
     """Twice the steps with the same number of evaluations: no more synchronisations."""
 
     def synchronisations(steps: int) -> int:
-        models = seeded_members(3, kind="lstm", hidden_size=16)
-        model = RecurrentEnsemble(models) if ensemble else models[0]
-        lr = [1e-3, 1e-2, 1e-1] if ensemble else 1e-3
-        train(model, adding_batches(20, 32), steps=4, lr=lr, device=CUDA)  # warm-up
+        model = seeded_members(1, kind="lstm", hidden_size=16)[0]
+        train(model, adding_batches(20, batch_size=32), steps=4, device=CUDA)  # warm-up
         torch.cuda.synchronize()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             torch.cuda.set_sync_debug_mode("warn")
-            train(model, adding_batches(20, 32), steps=steps, eval_every=steps // 2, lr=lr,
+            train(model, adding_batches(20, batch_size=32), steps=steps, eval_every=steps // 2,
                   clip_grad_norm=1.0, device=CUDA)
             torch.cuda.set_sync_debug_mode(0)
         return sum("synchroniz" in str(w.message) for w in caught)
@@ -92,7 +70,7 @@ def test_training_waits_for_the_gpu_only_at_evaluations(ensemble):
 def test_cuda_gets_fused_adam_device_batches_and_the_precision_policy():
     model = RecurrentModel(RecurrentConfig(hidden_size=8)).to(CUDA)
     assert make_optimizer("adam", model.parameters(), lr=1e-3, device=CUDA).defaults["fused"]
-    batches = adding_batches(10, 4)
+    batches = adding_batches(10, batch_size=4)
     assert getattr(batches, "draws_on_device", False)
     x, y = batches(torch.Generator(device=CUDA).manual_seed(0))
     assert x.is_cuda and y.is_cuda

@@ -1,5 +1,5 @@
-"""Parity checks: every scratch recurrent layer against its fused PyTorch twin, and the
-members an ensemble test compares with separate runs (here and in tests/gpu)."""
+"""Parity checks: every scratch recurrent layer against its fused PyTorch twin, and seeded
+models that a CPU and a GPU run start from alike (here and in tests/gpu)."""
 
 import torch
 

@@ -16,10 +16,9 @@ from rnn2transformer.models.attention import (
     causal_mask,
     copy_attention_weights,
     padding_mask,
-    reversal_batches,
-    reversal_task,
 )
 from rnn2transformer.profiling import time_call
+from rnn2transformer.synthetic import reversal_batches, reversal_task
 
 
 def qkv(*shape, seed=0, grad=True):
@@ -86,7 +85,7 @@ def test_no_information_reaches_the_output_from_padded_positions():
 
 def test_causal_mask_hides_the_future_in_the_language_model():
     torch.manual_seed(0)
-    lm = AttentionLM(AttentionLMConfig(vocab_size=11, context=8, d_model=16, n_heads=2))
+    lm = AttentionLM(AttentionLMConfig(vocab_size=11, max_len=8, d_model=16, n_heads=2))
     ids = torch.randint(0, 11, (1, 8))
     embedded = lm.token(ids).detach().requires_grad_(True)
     # run the model from embeddings so the gradient w.r.t. every input position is visible
@@ -114,12 +113,13 @@ def test_attention_rejects_mismatched_shapes():
         attention(q, k[:, :3], v)
 
 
+@pytest.mark.slow
 def test_reversal_task_and_a_model_that_learns_its_alignment():
     x, y = reversal_task(4, 6, 9, generator=torch.Generator().manual_seed(0))
     assert x.shape == y.shape == (4, 6) and torch.equal(y, x.flip(1))
     assert x.max() < 9
     torch.manual_seed(0)
-    model = AlignmentModel(AlignConfig(vocab_size=8, length=6, d_model=32))
+    model = AlignmentModel(AlignConfig(vocab_size=8, max_len=6, d_model=32))
     val = reversal_task(200, 6, 8, generator=torch.Generator().manual_seed(1))
     history = train(model, reversal_batches(6, 8), val_data=val, steps=300, lr=3e-3)
     assert history.val_loss.iloc[-1] < 0.05
@@ -164,8 +164,3 @@ def test_is_causal_needs_square_attention():
         mha(torch.randn(1, 3, 8), torch.randn(1, 5, 8), is_causal=True)
 
 
-def test_reversal_batches_are_drawn_where_the_generator_lives():
-    draw = reversal_batches(6, 5, batch_size=4)
-    assert draw.draws_on_device
-    x, y = draw(torch.Generator().manual_seed(1))
-    assert x.device.type == "cpu" and torch.equal(y, x.flip(1))

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnn2transformer import glue, start_run
-from rnn2transformer.book import against_baseline
+from rnn2transformer.book import against_baseline, glue, start_run
 from rnn2transformer.book.exercises import autograd_derivative, check_function
 from rnn2transformer.book.explorers import gradient_explorer
 

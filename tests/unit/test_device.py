@@ -1,10 +1,16 @@
+import os
 import random
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from rnn2transformer import get_device, set_seed
+from rnn2transformer import device, get_device, set_seed
+from rnn2transformer.device import fit_threads
 
 
 def test_environment_variable_chooses_the_device(monkeypatch):
@@ -56,3 +62,36 @@ def test_set_seed_makes_every_generator_repeat():
 def test_bad_seed_is_rejected(seed):
     with pytest.raises((TypeError, ValueError), match="seed"):
         set_seed(seed)
+
+
+def test_fit_threads_follows_rnn2t_threads(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("RNN2T_THREADS", "1")
+        assert fit_threads() == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv("RNN2T_THREADS", "many")
+        with pytest.raises(ValueError, match="RNN2T_THREADS must be 'auto' or a whole number"):
+            fit_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2 or not Path("/proc/stat").exists(),
+                    reason="needs Linux and two cores")
+def test_fit_threads_gives_up_a_thread_to_a_program_that_keeps_a_core_busy(monkeypatch):
+    monkeypatch.delenv("RNN2T_THREADS", raising=False)
+    fit_threads(every=0.0)
+    before = device._ceiling  # torch's own choice, one thread per core
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)  # the program is up and spinning
+        fit_threads(every=0.0)  # a reading to measure from
+        time.sleep(0.5)
+        assert fit_threads(every=0.0) == max(1, before - 1)
+    finally:
+        hog.kill()
+        hog.wait()
+    time.sleep(0.5)
+    fit_threads(every=0.0)
+    time.sleep(0.5)
+    assert fit_threads(every=0.0) == before  # the core is free again: the thread comes back

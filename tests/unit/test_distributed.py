@@ -38,6 +38,7 @@ def assert_same_weights(a, b, atol):
         assert torch.allclose(x, y, rtol=0, atol=atol), (name, (x - y).abs().max())
 
 
+@pytest.mark.slow
 def test_two_ranks_equal_one_process_at_the_same_global_batch(tmp_path):
     # 300 examples in global batches of 40: the last batch of each epoch (20) is shared too.
     single, = launch(tmp_path, "one", "--epochs", 3, nproc=0)
@@ -51,6 +52,7 @@ def test_two_ranks_equal_one_process_at_the_same_global_batch(tmp_path):
         assert a == pytest.approx(b, rel=1e-6)  # summed in float32
 
 
+@pytest.mark.slow
 def test_batch_functions_draw_a_different_stream_on_each_rank(tmp_path):
     rank0, rank1 = launch(tmp_path, "fn", "--source", "function", "--steps", 12)
     assert_same_weights(rank0, rank1, atol=0)
@@ -63,6 +65,7 @@ def test_batch_functions_draw_a_different_stream_on_each_rank(tmp_path):
         assert_same_weights(rank0, alone, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", ["tensors", "function"])
 def test_interrupted_two_rank_run_resumes_to_the_uninterrupted_weights(tmp_path, source):
     common = ("--source", source, "--steps", 20)
@@ -80,6 +83,7 @@ def test_interrupted_two_rank_run_resumes_to_the_uninterrupted_weights(tmp_path,
     assert resumed["history"]["train_loss"] == reference["history"]["train_loss"]
 
 
+@pytest.mark.slow
 def test_a_global_batch_the_ranks_cannot_share_is_refused(tmp_path):
     done = launch(tmp_path, "bad", "--epochs", 1, "--batch-size", 41, check=False)
     assert done.returncode != 0
@@ -107,6 +111,13 @@ def test_a_batch_function_without_a_generator_argument_is_refused():
         train(torch.nn.Linear(2, 1), lambda: (torch.zeros(2), torch.zeros(2)), steps=1)
 
 
-def test_a_single_process_takes_no_distributed_path():
-    assert distributed.world() == distributed.World(0, 1, 0)
-    assert not distributed.launched_by_torchrun() or "RANK" in os.environ
+def test_a_single_process_takes_no_distributed_path(monkeypatch):
+    for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR"):
+        monkeypatch.delenv(name, raising=False)
+    assert not distributed.launched_by_torchrun()
+    assert distributed.setup() == distributed.World(0, 1, 0)  # joins no process group
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert not distributed.launched_by_torchrun()  # torchrun also names the rendezvous
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    assert distributed.launched_by_torchrun()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from rnn2transformer import settings
 from rnn2transformer.book import export
 from rnn2transformer.book.export import (
     PARITY_TOLERANCE,
@@ -81,6 +82,7 @@ def test_transformer_attention_is_causal_and_sums_to_one(chars):
     assert attention.triu(diagonal=1).abs().max() == 0
 
 
+@pytest.mark.slow
 def test_lstm_export_matches_pytorch_in_onnxruntime(chars, tmp_path):
     model = char_lstm(len(chars))
     info = write_live_model("t-lstm", model, chars, default_text="to be, or not",
@@ -106,6 +108,7 @@ def test_lstm_export_matches_pytorch_in_onnxruntime(chars, tmp_path):
     assert len(saved["default"]["cell"]) == len("to be, or not")
 
 
+@pytest.mark.slow
 def test_transformer_export_matches_pytorch_in_onnxruntime(chars, tmp_path):
     model = char_transformer(len(chars))
     info = write_live_model("t-tf", model, chars, default_text="to be, or not",
@@ -127,7 +130,7 @@ def test_transformer_export_matches_pytorch_in_onnxruntime(chars, tmp_path):
 
 
 def test_write_live_model_writes_nothing_outside_the_build(chars, monkeypatch):
-    monkeypatch.delenv(export.ENV_LIVE_DIR, raising=False)
+    monkeypatch.delenv(settings.ENV_LIVE_DIR, raising=False)
     assert write_live_model("t", char_lstm(len(chars)), chars, default_text="ab",
                             test_text="ba") is None
     assert live_widget("lstm", models={"model": "t"}, default_text="ab")._repr_html_() is None
@@ -161,6 +164,7 @@ def test_write_live_model_checks_its_inputs(chars, tmp_path):
                            dynamic={})
 
 
+@pytest.mark.slow
 def test_per_character_ms_times_both_models(chars, tmp_path):
     write_live_model("l", char_lstm(len(chars)), chars, default_text="ab", test_text="ab",
                      directory=tmp_path)
@@ -186,7 +190,7 @@ def test_held_out_passage_starts_a_speech():
 
 
 def test_live_widget_markup(monkeypatch, tmp_path):
-    monkeypatch.setenv(export.ENV_LIVE_DIR, str(tmp_path))
+    monkeypatch.setenv(settings.ENV_LIVE_DIR, str(tmp_path))
     html = live_widget("transformer", models={"model": "m"}, default_text="a <b>")._repr_html_()
     assert 'data-widget="transformer"' in html and 'data-model="m"' in html
     assert "a &lt;b&gt;" in html and "_static/live/transformer.js" in html

@@ -1,14 +1,10 @@
 """The LSTM of chapter 4, the shared recurrent task model, and the copy-memory task."""
 
-import math
 
 import pytest
 import torch
 from torch import nn
 
-from rnn2transformer import train
-from rnn2transformer.book import scale
-from rnn2transformer.corpus import char_lm_batches, char_lm_eval_set
 from rnn2transformer.models.lstm import LSTM, LSTMCell
 from rnn2transformer.models.recurrent import (
     RecurrentConfig,
@@ -16,13 +12,8 @@ from rnn2transformer.models.recurrent import (
     copy_weights,
     input_gradient_by_step,
 )
-from rnn2transformer.profiling import saved_tensor_bytes, time_forward_backward
-from rnn2transformer.sampling import generate
 from rnn2transformer.synthetic import (
-    COPY_DELIMITER,
     adding_problem,
-    copy_memory,
-    copy_memory_baseline,
 )
 from rnn2transformer.training import count_parameters
 
@@ -74,28 +65,6 @@ def test_forget_one_input_zero_keeps_the_cell():
     torch.testing.assert_close(state[1], c)
 
 
-def test_copy_memory_layout():
-    x, y = copy_memory(5, delay=7, generator=torch.Generator().manual_seed(0))
-    assert x.shape == y.shape == (5, 27)
-    assert ((x[:, :10] >= 1) & (x[:, :10] <= 8)).all()
-    assert (x[:, 16] == COPY_DELIMITER).all() and (x[:, 10:16] == 0).all()
-    assert (x[:, 17:] == 0).all()
-    assert torch.equal(y[:, -10:], x[:, :10]) and (y[:, :-10] == 0).all()
-
-
-@pytest.mark.parametrize("delay", [10, 50, 100])
-def test_copy_memory_baseline_matches_the_memoryless_predictor_on_data(delay):
-    x, y = copy_memory(2000, delay, generator=torch.Generator().manual_seed(1))
-    # blanks where the answer is always blank, a uniform guess over 1..8 where symbols are due
-    probs = torch.zeros(*y.shape, 10)
-    probs[:, :-10, 0] = 1.0
-    probs[:, -10:, 1:9] = 1 / 8
-    log_probs = torch.log(probs.clamp_min(1e-30))
-    loss = nn.functional.nll_loss(log_probs.reshape(-1, 10), y.reshape(-1)).item()
-    assert loss == pytest.approx(copy_memory_baseline(delay), rel=1e-6)
-    assert copy_memory_baseline(delay) == pytest.approx(10 * math.log(8) / (delay + 20))
-
-
 def test_recurrent_model_shapes_for_each_readout():
     tagger = RecurrentModel(RecurrentConfig(kind="rnn", vocab_size=12, input_size=4,
                                             hidden_size=8, output_size=12, readout="all",
@@ -135,109 +104,11 @@ def test_input_gradient_by_step_sees_through_float32_underflow():
     assert next(model.parameters()).dtype == torch.float32  # the model itself is untouched
 
 
-def test_timing_helper_reports_time_and_saved_memory_growing_with_length():
-    model = RecurrentModel(RecurrentConfig(kind="lstm", hidden_size=16))
-    short = time_forward_backward(model, *adding_problem(8, 10), repeats=2, warmup=1)
-    long = time_forward_backward(model, *adding_problem(8, 40), repeats=2, warmup=1)
-    assert short["min_s"] <= short["median_s"] <= short["max_s"]
-    assert long["saved_bytes"] > 2 * short["saved_bytes"] > 0
-    assert math.isnan(short["peak_bytes"]) or short["peak_bytes"] > 0
-    a = torch.randn(100, requires_grad=True)
-    assert saved_tensor_bytes(lambda: (a * a).sum()) == 400  # one saved float32 vector
-
-
 def test_count_parameters_matches_the_lstm_formula():
     layer = nn.LSTM(32, 128, batch_first=True)
     assert count_parameters(layer) == 4 * (128 * 32 + 128 * 128 + 2 * 128)
     layer.weight_hh_l0.requires_grad_(False)
     assert count_parameters(layer, trainable_only=True) == 4 * (128 * 32 + 2 * 128)
-
-
-def test_char_lm_batches_are_shifted_windows():
-    ids = torch.arange(100)
-    x, y = char_lm_batches(ids, seq_len=8, batch_size=4)(torch.Generator().manual_seed(0))
-    assert x.shape == y.shape == (4, 8)
-    assert torch.equal(y, x + 1)
-    vx, vy = char_lm_eval_set(ids, seq_len=10)
-    assert vx.shape == (9, 10) and torch.equal(vy, vx + 1)
-    with pytest.raises(ValueError, match="longer than seq_len"):
-        char_lm_batches(torch.arange(5), seq_len=8, batch_size=1)
-
-
-def test_generate_is_seeded_and_returns_new_tokens_only():
-    torch.manual_seed(0)
-    model = RecurrentModel(RecurrentConfig(kind="lstm", vocab_size=7, input_size=4,
-                                           hidden_size=8, output_size=7, readout="all",
-                                           loss="cross_entropy"))
-    a = generate(model, [1, 2], 10, seed=3)
-    assert len(a) == 10 and all(0 <= t < 7 for t in a)
-    assert generate(model, [1, 2], 10, seed=3) == a
-    with pytest.raises(ValueError, match="prompt"):
-        generate(model, [], 3)
-
-
-def test_scale_reads_the_environment(monkeypatch):
-    monkeypatch.delenv("RNN2T_SCALE", raising=False)
-    assert scale(1, full=10) == 1
-    monkeypatch.setenv("RNN2T_SCALE", "full")
-    assert scale(1, full=10) == 10
-    monkeypatch.setenv("RNN2T_SCALE", "smoke")  # experiments keep their default size...
-    assert scale(1, full=10) == 1
-    monkeypatch.setenv("RNN2T_SCALE", "huge")
-    with pytest.raises(ValueError, match=r"\['smoke', 'default', 'full'\], got 'huge'"):
-        scale(1, full=10)
-
-
-def test_smoke_scale_cuts_every_run_and_every_timing_loop(monkeypatch):
-    from rnn2transformer import train
-    from rnn2transformer.profiling import time_call
-    from rnn2transformer.synthetic import adding_batches
-
-    monkeypatch.setenv("RNN2T_SCALE", "smoke")
-    model = RecurrentModel(RecurrentConfig(kind="lstm", hidden_size=4))
-    history = train(model, adding_batches(5, 4), steps=500, eval_every=100, progress=False)
-    assert history.step.tolist() == [1, 2, 3, 4, 5, 6]  # ...but every run stops after 6 steps
-    calls = []
-    time_call(lambda: calls.append(1), device=torch.device("cpu"), repeats=9, warmup=4)
-    assert len(calls) == 1
-
-
-def test_temperature_and_top_k_reshape_the_next_token_distribution():
-    from rnn2transformer.sampling import next_token_distribution
-
-    logits = torch.tensor([2.0, 1.0, 0.5, -1.0, 0.0])
-    assert torch.allclose(next_token_distribution(logits), torch.softmax(logits, -1))
-
-    def entropy(p):
-        p = p[p > 0]
-        return float(-(p * p.log()).sum())
-
-    sharp, plain, flat = (next_token_distribution(logits, temperature=t) for t in (0.5, 1, 2))
-    assert entropy(sharp) < entropy(plain) < entropy(flat)
-    assert sharp.argmax() == plain.argmax() == flat.argmax()  # the order never changes
-    top2 = next_token_distribution(logits, top_k=2)
-    assert (top2 > 0).sum() == 2 and torch.isclose(top2.sum(), torch.tensor(1.0))
-    assert torch.allclose(top2[:2], torch.softmax(logits[:2], -1))
-    with pytest.raises(ValueError, match="top_k must be an int >= 1"):
-        next_token_distribution(logits, top_k=0)
-    with pytest.raises(ValueError, match="temperature"):
-        next_token_distribution(logits, temperature=0.0)
-
-
-def test_stream_batches_continue_where_the_previous_batch_stopped():
-    from rnn2transformer.corpus import char_lm_stream
-
-    ids = torch.arange(1000)
-    draw = char_lm_stream(ids, seq_len=10, batch_size=4)
-    g = torch.Generator()
-    (x1, y1), (x2, _) = draw(g), draw(g)
-    assert x1.shape == (4, 10) and torch.equal(y1, x1 + 1)
-    assert torch.equal(x2[:, 0], x1[:, -1] + 1)  # row b goes on where it stopped
-    with pytest.raises(ValueError, match="cannot be resumed"):
-        train(RecurrentModel(RecurrentConfig(vocab_size=1000, input_size=4, hidden_size=4,
-                                             output_size=1000, readout="all",
-                                             loss="cross_entropy")),
-              draw, steps=2, checkpoint="unused.pt")
 
 
 def test_carried_state_is_exact_forward_and_stops_the_gradient_at_the_window():

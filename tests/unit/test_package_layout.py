@@ -1,42 +1,67 @@
-"""The package's three folders keep to their concerns (docs/design.md, "One story")."""
+"""The package's floors point one way (docs/design.md, "The map"): the models import nothing
+from above them, the top level never imports the book, one module reads the environment, and
+no function is too long to read."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import rnn2transformer
 
 PACKAGE = Path(rnn2transformer.__path__[0])
+MAX_FUNCTION_LINES = 80
 
 
-def imported_modules(path: Path) -> set[str]:
-    """Every module a file imports, relative imports resolved to rnn2transformer.* names."""
-    here = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1]  # the file's package
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = list(here[: len(here) - node.level + 1]) if node.level else []
-            module = ".".join(base + ([node.module] if node.module else []))
-            names.add(module)
-            names |= {f"{module}.{alias.name}" for alias in node.names}
-    return names
+def loaded_after(statement: str) -> set[str]:
+    """The package's modules a fresh interpreter has loaded after ``statement``."""
+    code = (f"{statement}\nimport sys\n"
+            "print('\\n'.join(m for m in sys.modules if m.startswith('rnn2transformer')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    return set(done.stdout.split())
 
 
-def test_models_know_nothing_about_the_book():
-    files = sorted((PACKAGE / "models").glob("*.py"))
-    assert len(files) >= 9, "the model families live in rnn2transformer/models"
-    for path in files:
-        book = {m for m in imported_modules(path) if m.startswith("rnn2transformer.book")}
-        assert not book, f"{path.name} imports the book's machinery: {sorted(book)}"
+def test_importing_the_models_loads_nothing_of_the_book():
+    modules = " ".join(f"rnn2transformer.models.{p.stem}" for p in
+                       sorted((PACKAGE / "models").glob("*.py")) if p.stem != "__init__")
+    loaded = loaded_after(f"import {modules.replace(' ', ', ')}")
+    assert "rnn2transformer.models.transformer" in loaded  # the check itself works
+    assert not {m for m in loaded if m.startswith("rnn2transformer.book")}, sorted(loaded)
 
 
-def test_the_top_level_needs_the_book_only_for_its_scale():
-    # the training loop and the experiments read RNN2T_SCALE (book.current_scale) and nothing
-    # else of the book, so they can be used without it
-    for path in sorted(PACKAGE.glob("*.py")):
-        if path.name == "__init__.py":
+def test_the_models_import_only_their_own_floor_and_the_ground_floor():
+    allowed = {"rnn2transformer._checks", "rnn2transformer.tokenizers"}
+    for path in sorted((PACKAGE / "models").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 2:
+                assert f"rnn2transformer.{node.module}" in allowed, (
+                    f"{path.name} imports rnn2transformer.{node.module} from above the models")
+
+
+def test_the_top_level_package_does_not_load_the_book():
+    loaded = loaded_after("import rnn2transformer, rnn2transformer.training, "
+                          "rnn2transformer.profiling, rnn2transformer.sampling, "
+                          "rnn2transformer.context, rnn2transformer.transfer")
+    assert "rnn2transformer.training" in loaded
+    assert not {m for m in loaded if m.startswith("rnn2transformer.book")}, sorted(loaded)
+
+
+def test_only_settings_names_the_packages_environment_variables():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "settings.py":
             continue
-        book = {m for m in imported_modules(path) if m.startswith("rnn2transformer.book")}
-        assert book <= {"rnn2transformer.book", "rnn2transformer.book.current_scale"}, (
-            f"{path.name} imports {sorted(book)}")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert not node.value.startswith("RNN2T_"), (
+                    f"{path.relative_to(PACKAGE)} names {node.value!r}: read it through "
+                    "rnn2transformer.settings")
+
+
+def test_no_function_is_longer_than_a_reader_can_follow():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = node.end_lineno - node.lineno + 1
+                assert lines <= MAX_FUNCTION_LINES, (
+                    f"{path.relative_to(PACKAGE)}: {node.name} has {lines} lines")

@@ -122,11 +122,12 @@ def test_adding_problem_structure_and_baseline():
     assert torch.equal(again[0], x) and torch.equal(again[1], y)
 
 
+@pytest.mark.slow
 def test_rnn_regressor_learns_a_short_adding_problem():
     torch.manual_seed(0)
     model = RecurrentModel(RecurrentConfig(kind="rnn", hidden_size=32))
     val = adding_problem(500, 6, generator=torch.Generator().manual_seed(1))
-    history = train(model, adding_batches(6, 64), val_data=val, steps=600, lr=3e-3,
+    history = train(model, adding_batches(6, batch_size=64), val_data=val, steps=600, lr=3e-3,
                     clip_grad_norm=1.0)
     assert history["val_loss"].iloc[-1] < 0.3 * ADDING_BASELINE_MSE
 

@@ -125,7 +125,7 @@ def test_ngram_featurizer_shapes_and_unknowns():
 
 
 def test_bag_classifier_is_a_linear_model_on_counts():
-    model = BagClassifier(n_features=6, n_classes=3)
+    model = BagClassifier(vocab_size=6, output_size=3)
     torch.nn.init.normal_(model.weight.weight)
     ids = pad_ids([[2, 2, 5], [3]])
     logits, _ = model(ids)
@@ -171,9 +171,9 @@ def test_eval_windows_tile_the_text_or_overlap_by_a_stride():
     from rnn2transformer.corpus import char_lm_eval_set
 
     ids = torch.arange(23)
-    x, y = char_lm_eval_set(ids, seq_len=5)  # non-overlapping, as before
+    x, y = char_lm_eval_set(ids, length=5)  # non-overlapping, as before
     assert x[:, 0].tolist() == [0, 5, 10, 15] and torch.equal(y, x + 1)
-    x, y = char_lm_eval_set(ids, seq_len=5, stride=2)
+    x, y = char_lm_eval_set(ids, length=5, stride=2)
     assert x[:, 0].tolist() == list(range(0, 18, 2)) and int(y.max()) == 21  # never past the end
-    with pytest.raises(ValueError, match="more than seq_len"):
-        char_lm_eval_set(ids[:5], seq_len=5)
+    with pytest.raises(ValueError, match="more than length"):
+        char_lm_eval_set(ids[:5], length=5)

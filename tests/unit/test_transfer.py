@@ -6,7 +6,6 @@ import torch
 from rnn2transformer import train
 from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
 from rnn2transformer.models.transformer import TransformerConfig, TransformerModel
-from rnn2transformer.sampling import generate, streaming_cost
 from rnn2transformer.training import count_parameters
 from rnn2transformer.transfer import (
     freeze,
@@ -104,27 +103,6 @@ def test_pretrained_cache_is_reused_and_a_corrupt_one_is_retrained(tmp_path, mon
         pretrained("tiny", small_lstm, **settings)
     with pytest.raises(ValueError, match="name must be letters"):
         pretrained("../escape", small_lstm, **settings)
-
-
-@pytest.mark.parametrize("build", [small_transformer, small_lstm])
-def test_cached_generation_matches_rerunning_the_prefix(build):
-    torch.manual_seed(0)
-    model = build()
-    fast = generate(model, [1, 2, 3], 8, seed=4)
-    slow = generate(model, [1, 2, 3], 8, seed=4, use_cache=False)
-    assert fast == slow
-
-
-def test_streaming_state_grows_for_attention_and_not_for_the_lstm():
-    torch.manual_seed(0)
-    tf = TransformerModel(TransformerConfig(vocab_size=9, d_model=16, n_heads=2, n_layers=2,
-                                            d_ff=32, causal=True, output_size=9, readout="all",
-                                            loss="cross_entropy"))
-    tf_cost = streaming_cost(tf, positions=[8, 32], vocab_size=9, repeats=2)
-    lstm_cost = streaming_cost(small_lstm(), positions=[8, 32], vocab_size=9, repeats=2)
-    # keys and values: 2 layers x 2 tensors x (1, 2 heads, p, 8) float32
-    assert tf_cost.state_bytes.tolist() == [2 * 2 * 2 * p * 8 * 4 for p in (8, 32)]
-    assert lstm_cost.state_bytes.tolist() == [2 * 8 * 4] * 2  # h and c
 
 
 def test_the_mlp_has_stages_and_a_swappable_head_like_the_other_families():

@@ -105,7 +105,7 @@ def test_parity_labels():
     x, y = parity(100, 13, generator=torch.Generator().manual_seed(0))
     assert x.shape == (100, 13, 1) and y.shape == (100,)
     assert torch.equal(y, x.squeeze(-1).long().sum(1) % 2)
-    lengths = {parity_batches(3, 5, 2)(torch.Generator().manual_seed(s))[0].shape[1]
+    lengths = {parity_batches(3, 5, batch_size=2)(torch.Generator().manual_seed(s))[0].shape[1]
                for s in range(30)}
     assert lengths == {3, 4, 5}
 

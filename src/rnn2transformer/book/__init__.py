@@ -10,7 +10,6 @@ number in the text is typed by hand. In Colab, where myst-nb is absent, it just 
 
 from __future__ import annotations
 
-import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -19,7 +18,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..device import get_device, set_seed
+from .. import __version__
+from ..device import fit_threads, get_device, set_seed, threads_used
+from ..settings import ENV_SCALE, SCALES, current_scale, scale  # noqa: F401 (the chapters' names)
 
 
 @dataclass
@@ -38,14 +39,13 @@ class RunStamp:
         if self.device.type == "cuda":
             return torch.cuda.get_device_name(self.device)
         if self.device.type == "cpu":
-            return f"CPU ({platform.processor() or platform.machine()}, "\
-                f"{torch.get_num_threads()} threads)"
+            low, high = threads_used()  # fewer while other programs kept cores busy
+            threads = f"{low}" if low == high else f"{low}-{high}"
+            return f"CPU ({platform.processor() or platform.machine()}, {threads} threads)"
         return self.device.type
 
     def stamp(self) -> pd.DataFrame:
         """The table a chapter shows at its end."""
-        from .. import __version__
-
         rows = {
             "device": f"{self.device} - {self.device_name()}",
             "torch": torch.__version__,
@@ -77,27 +77,6 @@ def glue(name: str, value: object, *, display: bool = False) -> object:
     return value
 
 
-ENV_SCALE = "RNN2T_SCALE"
-SCALES = ("smoke", "default", "full")
-
-
-def current_scale() -> str:
-    """``RNN2T_SCALE``: ``default`` (fits a laptop CPU's budget), ``full`` (the papers'
-    settings, meant for a GPU) or ``smoke`` (every training loop and timing loop cut to a
-    handful of iterations: it tests that a chapter runs, and its numbers mean nothing)."""
-    value = os.environ.get(ENV_SCALE, "") or "default"
-    if value not in SCALES:
-        raise ValueError(f"{ENV_SCALE} must be one of {list(SCALES)}, got {value!r}")
-    return value
-
-
-def scale(default: object, *, full: object) -> object:
-    """Pick an experiment's size: ``default`` fits a laptop CPU's budget (and is also used at
-    the smoke scale, where the loops themselves are cut short); ``full`` is the paper-scale
-    setting used when ``RNN2T_SCALE=full``."""
-    return full if current_scale() == "full" else default
-
-
 def against_baseline(value: float, baseline: float, *, solved_below: float) -> str:
     """Where a final loss stands, so a sentence about who learned a task follows the run:
     ``"diverged"`` (not a finite number), ``"solved"`` (below ``solved_below``), ``"baseline"``
@@ -119,6 +98,8 @@ def against_baseline(value: float, baseline: float, *, solved_below: float) -> s
 def start_run(seed: int = 0, device: str | torch.device | None = None) -> RunStamp:
     """Seed everything, choose the device and start the chapter's clock."""
     set_seed(seed)
+    threads_used(reset=True)
+    fit_threads()  # as many CPU threads as other programs leave cores free
     chosen = device if isinstance(device, torch.device) else get_device(device)
     return RunStamp(seed=seed, device=chosen)
 

@@ -12,24 +12,27 @@ Measures on the current device, with warm-up and repeats (median and spread):
    equal parameter count over widths and lengths (chapter 7 runs the same sweep, smaller);
 5. on CUDA, the precision policy's evidence: the same training step in float32 (TF32 products)
    and under bf16 autocast, at growing model size;
-6. many small runs as one: chapter 4's learning-rate sweep (six recurrent models) trained one
-   by one with :func:`train` and as one :class:`RecurrentEnsemble`, seconds per step;
+6. a busy core: chapter 3 executed on a quiet machine and again while another program keeps
+   one core busy, and the ratio (``docs/design.md``, "A busy core");
 7. each chapter's execution time and the last cold and warm book builds (read from ``_build``);
    with ``--chapters default,full`` (what ``make bench`` asks for on CUDA) it also executes
    every chapter notebook at each scale named and records the seconds.
 
 Writes ``benchmarks/results/<device>.json`` and ``benchmarks/results/<device>.md`` and checks the
-budgets: cold build <= 600 s, warm build <= 30 s, every chapter <= 150 s, fast paths within
-1.1x of their reference.
+budgets (:data:`BUDGETS`); a budget that does not hold makes the command fail, after the
+results are written.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import platform
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -40,26 +43,20 @@ from torch import nn
 from .. import __version__
 from ..device import get_device, set_seed
 from ..models.attention import MultiHeadAttention
-from ..models.ensemble import RecurrentEnsemble
 from ..models.lstm import LSTM
+from ..models.pairs import char_lm_pair
 from ..models.recurrent import RecurrentConfig, RecurrentModel
 from ..models.transformer import TransformerBlock, TransformerConfig, TransformerModel
-from ..profiling import (
-    char_lm_pair,
-    parallelism_sweep,
-    time_backward,
-    time_training_step,
-    training_throughput,
-    where_transformer_leads,
-)
-from ..synthetic import adding_batches
-from ..training import AUTOCAST_MIN_PARAMETERS, count_parameters, train
+from ..profiling import parallelism_sweep, time_backward, time_training_step, training_throughput
+from ..training import AUTOCAST_MIN_PARAMETERS, count_parameters
 from . import RunStamp
+from .prose import where_transformer_leads
 
-BUDGETS = {"cold_build_s": 600.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1,
-           # the GPU issue's targets: the block at least as fast as PyTorch's, and a sweep
-           # trained as one ensemble at least 1.5x faster than its runs one by one
-           "block_ratio": 1.0, "ensemble_speedup": 1.5}
+BUDGETS = {"cold_build_s": 720.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1,
+           # the block at least as fast as PyTorch's; a chapter on a machine with one core
+           # taken by another program at most 2.5x its time on a quiet one
+           "block_ratio": 1.0, "busy_core_ratio": 2.5}
+BUSY_CORE_CHAPTER = "03_recurrent_networks.ipynb"
 
 
 def device_slug(device: torch.device) -> str:
@@ -220,42 +217,29 @@ def precision(device: torch.device, repeats: int, quick: bool) -> list[dict]:
     return rows
 
 
-def ensembles(device: torch.device, repeats: int, quick: bool) -> list[dict]:
-    """Chapter 4's learning-rate sweep (six models of 32 units, the adding problem at T = 30,
-    batch 64), trained one by one and as one ensemble: seconds per step of the whole sweep,
-    through :func:`train` as the chapter calls it."""
-    lrs = [3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
-    steps = 10 if quick else 100
+@contextlib.contextmanager
+def busy_core():
+    """Keep one core busy with another program (a Python loop that never waits) while the
+    body runs, as a reader's browser or editor would."""
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield hog
+    finally:
+        hog.kill()
+        hog.wait()
 
-    def members(kind: str) -> list[RecurrentModel]:
-        out = []
-        for _ in lrs:
-            torch.manual_seed(0)
-            out.append(RecurrentModel(RecurrentConfig(kind=kind, hidden_size=32)))
-        return out
 
-    def seconds(fn, kind: str) -> float:  # median over repeats of the loops' own clocks
-        times = sorted(fn(kind) for _ in range(max(1, repeats // 5)))
-        return times[len(times) // 2]
-
-    def one_by_one(kind: str) -> float:
-        return sum(train(m, adding_batches(30, 64), steps=steps, lr=lr, clip_grad_norm=1.0,
-                         device=device, progress=False).elapsed_s.iloc[-1]
-                   for m, lr in zip(members(kind), lrs, strict=True))
-
-    def together(kind: str) -> float:
-        history = train(RecurrentEnsemble(members(kind)), adding_batches(30, 64), steps=steps,
-                        lr=lrs, clip_grad_norm=1.0, device=device, progress=False)
-        return history.elapsed_s.iloc[-1]
-
-    rows = []
-    for kind in ["lstm", "rnn"]:
-        separate, ensemble = seconds(one_by_one, kind), seconds(together, kind)
-        rows.append({"kind": kind, "members": len(lrs), "steps": steps,
-                     "separate_step_ms": 1000 * separate / steps,
-                     "ensemble_step_ms": 1000 * ensemble / steps,
-                     "speedup": separate / ensemble})
-    return rows
+def busy_core_times(chapter_dir: Path, quick: bool) -> dict:
+    """Chapter 3 (:data:`BUSY_CORE_CHAPTER`) executed on a quiet machine and with one core
+    kept busy (:func:`busy_core`), in seconds, and their ratio. Skipped with ``quick``."""
+    path = chapter_dir / BUSY_CORE_CHAPTER
+    if quick or not path.exists():
+        return {}
+    quiet = chapter_times([path], ["default"])["default"][path.name]
+    with busy_core():
+        busy = chapter_times([path], ["default"])["default"][path.name]
+    ratio = busy / quiet if isinstance(quiet, float) and isinstance(busy, float) else None
+    return {"chapter": path.name, "quiet_s": quiet, "busy_s": busy, "ratio": ratio}
 
 
 def chapter_times(notebooks: list[Path], scales: list[str], *, timeout: int = 3600) -> dict:
@@ -270,7 +254,7 @@ def chapter_times(notebooks: list[Path], scales: list[str], *, timeout: int = 36
     import nbclient
     import nbformat
 
-    from . import ENV_SCALE, SCALES
+    from ..settings import ENV_SCALE, SCALES
 
     for name in scales:
         if name not in SCALES:
@@ -327,7 +311,7 @@ def check_budgets(report: dict) -> list[dict]:
     builds = report["builds"]
     fast = [r for r in report["comparisons"] if r["is_fast_path"]]
     block = [r["ratio"] for r in fast if r["family"] == "transformer block"]
-    speedups = [r["speedup"] for r in report.get("ensembles", [])]
+    busy = report.get("busy_core", {}).get("ratio")
     chapters = builds["chapters_s"]
     checks = [  # name, measured, limit, unit, whether the limit is a minimum
         ("cold make book", builds["cold_build_s"], BUDGETS["cold_build_s"], "s", False),
@@ -338,8 +322,7 @@ def check_budgets(report: dict) -> list[dict]:
          BUDGETS["fast_path_ratio"], "x", False),
         ("TransformerBlock / nn.TransformerEncoderLayer", block[0] if block else None,
          BUDGETS["block_ratio"], "x", False),
-        ("smallest ensemble speed-up (chapter 4's sweep)", min(speedups) if speedups else None,
-         BUDGETS["ensemble_speedup"], "x", True),
+        ("chapter 3 with one core busy / quiet", busy, BUDGETS["busy_core_ratio"], "x", False),
     ]
     return [{"budget": name, "measured": value, "limit": limit, "unit": unit,
              "at_least": at_least,
@@ -390,13 +373,11 @@ def markdown(report: dict) -> str:
                          f"| {r['bf16_tokens_per_s']:,.0f} | "
                          f"{r['bf16_tokens_per_s'] / r['fp32_tokens_per_s']:.2f} | "
                          f"{'bf16' if r['policy_bf16'] else 'fp32'} |")
-    if report.get("ensembles"):
-        lines += ["", "## Chapter 4's learning-rate sweep: six runs one by one or as one", "",
-                  "| model | members | separate ms per step | ensemble ms per step | speed-up |",
-                  "|---|---|---|---|---|"]
-        for r in report["ensembles"]:
-            lines.append(f"| {r['kind']} | {r['members']} | {r['separate_step_ms']:.2f} | "
-                         f"{r['ensemble_step_ms']:.2f} | {r['speedup']:.2f} |")
+    if report.get("busy_core"):
+        b = report["busy_core"]
+        lines += ["", "## A busy core: one chapter, quiet and with one core kept busy", "",
+                  "| chapter | quiet s | busy s | ratio |", "|---|---|---|---|",
+                  f"| {b['chapter']} | {b['quiet_s']} | {b['busy_s']} | {b['ratio']} |"]
     lines += ["", "## LSTM layer vs attention block, forward + backward", "",
               "| n | model | ms | saved MB | peak MB |", "|---|---|---|---|---|"]
     for r in report["length_sweep"]:
@@ -437,7 +418,7 @@ def run(*, repeats: int = 15, quick: bool = False, out_dir: Path = Path("benchma
         "length_sweep": length_sweep(device, max(2, repeats // 2), lengths),
         "parallelism": parallelism(device, repeats, quick),
         "precision": precision(device, repeats, quick),
-        "ensembles": ensembles(device, repeats, quick),
+        "busy_core": busy_core_times(chapter_dir, quick),
         "builds": build_times(build_dir),
     }
     if chapters:  # chapter notebooks at each scale asked for (slow: the whole book per scale)
@@ -464,7 +445,10 @@ def main(argv: list[str] | None = None) -> int:
                  build_dir=args.build_dir,
                  chapters=[s for s in args.chapters.split(",") if s] or None)
     print(markdown(report))
-    return 0
+    failed = [b["budget"] for b in report["budgets"] if b["holds"] is False]
+    if failed:
+        print("budgets that do not hold: " + "; ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -26,13 +26,12 @@ import hashlib
 import html
 import itertools
 import json
-import os
 
 import altair as alt
 
 from .._checks import check_float
+from ..settings import book_build
 
-ENV_BOOK_BUILD = "RNN2T_BOOK_BUILD"
 THEME_NAME = "rnn2transformer"
 RENDERER_NAME = "rnn2transformer-book"
 
@@ -149,7 +148,9 @@ alt.renderers.register(RENDERER_NAME, book_renderer)
 # The book's charts are built from small computed tables; Altair's 5,000-row guard would only
 # get in the way of the decision-boundary grids.
 alt.data_transformers.disable_max_rows()
-if os.environ.get(ENV_BOOK_BUILD, "") not in ("", "0"):
+# Altair's renderer is global and chosen before any chart is shown: the build's kernel has
+# RNN2T_BOOK_BUILD set from its start, so the choice is made when the chapter imports this.
+if book_build():
     alt.renderers.enable(RENDERER_NAME)
 
 

@@ -372,7 +372,8 @@ class FreezingExplorer(Explorer):
         }
 
     def compute(self, family: str, frozen: int) -> pd.DataFrame:
-        from ..profiling import char_lm_pair, time_training_step
+        from ..models.pairs import char_lm_pair
+        from ..profiling import time_training_step
         from ..training import count_parameters
         from ..transfer import freeze, stages
 
@@ -421,7 +422,7 @@ class StreamingExplorer(Explorer):
         }
 
     def compute(self, width: int, position: int) -> pd.DataFrame:
-        from ..profiling import char_lm_pair
+        from ..models.pairs import char_lm_pair
         from ..sampling import streaming_cost
 
         torch.manual_seed(0)

@@ -28,7 +28,6 @@ import html
 import io
 import json
 import logging
-import os
 import time
 import warnings
 from pathlib import Path
@@ -41,25 +40,12 @@ from .._checks import check_int
 from ..models.lstm import GATES, LSTM
 from ..models.recurrent import RecurrentModel, copy_weights
 from ..models.transformer import TransformerModel
+from ..settings import live_dir
 from ..tokenizers import CharTokenizer
 
-# Where the book's build collects the files the web edition serves (see the Makefile and
-# _config.yml's html_static_path); unset outside the build, so nothing is written.
-ENV_LIVE_DIR = "RNN2T_LIVE_DIR"
 PARITY_TOLERANCE = 1e-5
 MAX_FILE_BYTES = 1_000_000  # each model file stays under 1 MB, so a page stays light
 OPSET = 20
-
-
-def live_dir() -> Path | None:
-    """The folder the build serves the live models from (``models/`` in the site's
-    ``_static``), or None when this is not the book's build."""
-    root = os.environ.get(ENV_LIVE_DIR)
-    if not root:
-        return None
-    path = Path(root) / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 class LSTMStep(nn.Module):
@@ -239,6 +225,67 @@ def _softmax(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits.double(), dim=-1)
 
 
+def _export_lstm(model: RecurrentModel, tokenizer: CharTokenizer, path: Path,
+                 units: list[int] | None, info: dict):
+    """Write the LSTM's one step to ``path``, check it in onnxruntime, add its sizes and parity
+    to ``info``; return the function that computes the page's outputs for a text."""
+    step = LSTMStep(model).eval()
+    H = step.hidden_size
+    units = list(range(min(8, H))) if units is None else [int(u) for u in units]
+    if not units or not all(0 <= u < H for u in units):
+        raise ValueError(f"units must be hidden units 0..{H - 1}, got {units}")
+    example = (torch.tensor([1, 2]), torch.randn(2, H), torch.randn(2, H))
+    names = ["x", "h", "c"]
+    export_onnx(step, example, path, input_names=names,
+                output_names=["logits", "h_next", "c_next", "gates"],
+                dynamic={n: {0: "batch"} for n in names})
+    session = onnx_session(path)
+    probe = (torch.tensor([3, 5, 7]), torch.randn(3, H), torch.randn(3, H))
+    reference = dict(zip(["logits", "h_next", "c_next", "gates"], step(*probe), strict=True))
+    info["parity"] = _check_parity(reference, onnx_outputs(
+        session, dict(zip(names, probe, strict=True))))
+    info.update(kind="lstm", hidden_size=H, units=units, gates=list(GATES))
+
+    def outputs(text: str) -> dict:
+        trace = lstm_trace(step, tokenizer.encode(text))
+        return {"text": text, "probs": _rounded(_softmax(trace["logits"][-1])),
+                "gates": _rounded(trace["gates"][:, :, units]),  # (T, 4, units)
+                "cell": _rounded(trace["cell"][:, units])}  # (T, units)
+
+    return outputs
+
+
+def _export_transformer(model: TransformerModel, vocab_size: int, tokenizer: CharTokenizer,
+                        path: Path, info: dict):
+    """Write the Transformer with its attention weights to ``path``, check it in onnxruntime,
+    add its sizes and parity to ``info``; return the function that computes the page's outputs
+    for a text."""
+    wrapped = TransformerWithAttention(model).eval()
+    c = model.config
+    max_len = c.max_len if c.positions == "learned" else 4096
+    example = (torch.randint(0, vocab_size, (2, 16)),)
+    export_onnx(wrapped, example, path, input_names=["x"],
+                output_names=["logits", "attention"], dynamic={"x": {0: "batch", 1: "length"}},
+                max_length=max_len)
+    session = onnx_session(path)
+    probe = torch.randint(0, vocab_size, (3, min(40, max_len)),
+                          generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        reference = dict(zip(["logits", "attention"], wrapped(probe), strict=True))
+    info["parity"] = _check_parity(reference, onnx_outputs(session, {"x": probe}))
+    info.update(kind="transformer", n_layers=c.n_layers, n_heads=c.n_heads, max_len=max_len)
+
+    def outputs(text: str) -> dict:
+        ids = tokenizer.encode(text)[-max_len:]
+        with torch.no_grad():
+            logits, attention = wrapped(torch.tensor([ids]))
+        return {"text": text, "probs": _rounded(_softmax(logits[0, -1])),
+                # every head's weights for the last position: (L, H, T)
+                "attention": _rounded(attention[0, :, :, -1, :])}
+
+    return outputs
+
+
 def write_live_model(
     name: str,
     model: nn.Module,
@@ -276,52 +323,9 @@ def write_live_model(
     path = folder / f"{name}.onnx"
 
     if isinstance(model, RecurrentModel):
-        step = LSTMStep(model).eval()
-        H = step.hidden_size
-        units = list(range(min(8, H))) if units is None else [int(u) for u in units]
-        if not units or not all(0 <= u < H for u in units):
-            raise ValueError(f"units must be hidden units 0..{H - 1}, got {units}")
-        example = (torch.tensor([1, 2]), torch.randn(2, H), torch.randn(2, H))
-        names = ["x", "h", "c"]
-        export_onnx(step, example, path, input_names=names,
-                    output_names=["logits", "h_next", "c_next", "gates"],
-                    dynamic={n: {0: "batch"} for n in names})
-        session = onnx_session(path)
-        probe = (torch.tensor([3, 5, 7]), torch.randn(3, H), torch.randn(3, H))
-        reference = dict(zip(["logits", "h_next", "c_next", "gates"], step(*probe), strict=True))
-        info["parity"] = _check_parity(reference, onnx_outputs(
-            session, dict(zip(names, probe, strict=True))))
-        info.update(kind="lstm", hidden_size=H, units=units, gates=list(GATES))
-
-        def outputs(text: str) -> dict:
-            trace = lstm_trace(step, tokenizer.encode(text))
-            return {"text": text, "probs": _rounded(_softmax(trace["logits"][-1])),
-                    "gates": _rounded(trace["gates"][:, :, units]),  # (T, 4, units)
-                    "cell": _rounded(trace["cell"][:, units])}  # (T, units)
+        outputs = _export_lstm(model, tokenizer, path, units, info)
     elif isinstance(model, TransformerModel):
-        wrapped = TransformerWithAttention(model).eval()
-        c = model.config
-        max_len = c.max_len if c.positions == "learned" else 4096
-        example = (torch.randint(0, len(alphabet), (2, 16)),)
-        export_onnx(wrapped, example, path, input_names=["x"],
-                    output_names=["logits", "attention"], dynamic={"x": {0: "batch", 1: "length"}},
-                    max_length=max_len)
-        session = onnx_session(path)
-        probe = torch.randint(0, len(alphabet), (3, min(40, max_len)),
-                              generator=torch.Generator().manual_seed(0))
-        with torch.no_grad():
-            reference = dict(zip(["logits", "attention"], wrapped(probe), strict=True))
-        info["parity"] = _check_parity(reference, onnx_outputs(session, {"x": probe}))
-        info.update(kind="transformer", n_layers=c.n_layers, n_heads=c.n_heads,
-                    max_len=max_len)
-
-        def outputs(text: str) -> dict:
-            ids = tokenizer.encode(text)[-max_len:]
-            with torch.no_grad():
-                logits, attention = wrapped(torch.tensor([ids]))
-            return {"text": text, "probs": _rounded(_softmax(logits[0, -1])),
-                    # every head's weights for the last position: (L, H, T)
-                    "attention": _rounded(attention[0, :, :, -1, :])}
+        outputs = _export_transformer(model, len(alphabet), tokenizer, path, info)
     else:
         raise TypeError(f"model must be a RecurrentModel or TransformerModel, got "
                         f"{type(model).__name__}")

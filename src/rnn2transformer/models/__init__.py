@@ -3,11 +3,33 @@
 :mod:`.mlp` (multilayer perceptrons, chapter 1), :mod:`.bow` (bag-of-words and n-gram
 classifiers, chapter 2), :mod:`.rnn`, :mod:`.lstm` and :mod:`.gru` (the recurrent cells, written
 out, chapters 3 and 4), :mod:`.recurrent` (one task model around any of them, fused or scratch),
-:mod:`.ensemble` (many such models trained as one, a sweep in one fused layer),
 :mod:`.seq2seq` (the encoder-decoder and its attention, chapter 5), :mod:`.attention` and
 :mod:`.transformer` (chapters 6 and 7).
 
-Nothing here knows about the book: the training loop, data and experiments are one level up
-(:mod:`rnn2transformer`), the book's own machinery (charts, build records, exercises, the
-benchmark, the web edition's exports) in :mod:`rnn2transformer.book`.
+:mod:`.shared` holds what they all use (the task loss, a parameter count, evaluating with the
+mode restored) and :mod:`.pairs` builds models in equal-sized pairs for a race.
+
+One vocabulary (``tests/unit/test_api_conventions.py`` reads the signatures and fails on drift):
+
+==================  ===================================================================
+name                meaning
+==================  ===================================================================
+``x``, ``targets``  a model's inputs and what it should output: ``forward(x, targets=None)
+                    -> (out, loss)`` (an encoder-decoder reads ``source`` and ``target``)
+``state``           what a recurrent layer or cell carries from step to step
+                    (``forward(x, state=None) -> (out, state)``; the LSTM's is ``(h, c)``)
+``vocab_size``      how many token (or feature) ids there are; ``source_vocab_size`` and
+                    ``target_vocab_size`` for the two sides of a translation
+``output_size``     how many numbers a model outputs per prediction (classes, or 1)
+``max_len``         the longest sequence a model accepts (its learned positions)
+``length``          the length of the sequences a data function makes
+``hidden_size``     a recurrent model's width; ``d_model`` an attention model's
+``batch_size``      examples per batch; always a keyword argument
+==================  ===================================================================
+
+Every ``*Config`` checks its fields when it is made, naming the one that is wrong.
+
+Nothing here knows about the training loop or the book: they are one and two floors up
+(:mod:`rnn2transformer`, :mod:`rnn2transformer.book`), and a test imports this package in a
+fresh interpreter and checks that neither was loaded.
 """

@@ -25,8 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_int, check_tensor
-from ..synthetic import batch_function
-from ..training import task_loss
+from .shared import check_config, task_loss
 
 KVCache = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, H, t, d_k)
 
@@ -206,35 +205,15 @@ def copy_attention_weights(source: nn.Module, target: nn.Module) -> None:
             dst[name].copy_(src[name])
 
 
-# --- a task whose correct alignment is known ---------------------------------------------------
-
-def reversal_task(
-    batch_size: int, length: int, vocab_size: int, *, generator: torch.Generator | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reverse a sequence of random tokens: output position i must read input position T-1-i.
-
-    A stand-in for translation between languages with opposite word order, where the right
-    alignment is known exactly. Returns ``x`` and ``y``, both (B, T), int64 in [0, vocab_size).
-    """
-    check_int("batch_size", batch_size, minimum=1)
-    check_int("length", length, minimum=2)
-    check_int("vocab_size", vocab_size, minimum=2)
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
-    x = torch.randint(0, vocab_size, (batch_size, length), generator=g, device=g.device)
-    return x, x.flip(1)
-
-
-def reversal_batches(length: int, vocab_size: int, batch_size: int = 64):
-    """Batches of :func:`reversal_task` for :func:`rnn2transformer.train`."""
-    return batch_function(reversal_task, length, vocab_size, batch_size=batch_size)
-
-
 @dataclass
 class AlignConfig:
     vocab_size: int = 16  # V, input and output tokens
-    length: int = 12  # T, positions in and out
+    max_len: int = 12  # T, positions in and out (every sequence has this length)
     d_model: int = 64  # width of embeddings and attention
     n_heads: int = 1  # one head: one alignment to look at
+
+    def __post_init__(self) -> None:
+        check_config(self)
 
 
 class AlignmentModel(nn.Module):
@@ -251,16 +230,16 @@ class AlignmentModel(nn.Module):
         super().__init__()
         self.config = c = config
         self.token = nn.Embedding(c.vocab_size, c.d_model)
-        self.position = nn.Embedding(c.length, c.d_model)
-        self.queries = nn.Parameter(torch.randn(c.length, c.d_model) * 0.5)
+        self.position = nn.Embedding(c.max_len, c.d_model)
+        self.queries = nn.Parameter(torch.randn(c.max_len, c.d_model) * 0.5)
         self.cross = MultiHeadAttention(c.d_model, c.n_heads)
         self.head = nn.Linear(c.d_model, c.vocab_size)
 
     def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         check_tensor("x", x, ndim=2, dtype_kind="int")
         B, T = x.shape
-        if T != self.config.length:
-            raise ValueError(f"x must have shape (B, {self.config.length}), got {tuple(x.shape)}")
+        if T != self.config.max_len:
+            raise ValueError(f"x must have shape (B, {self.config.max_len}), got {tuple(x.shape)}")
         memory = self.token(x) + self.position(torch.arange(T, device=x.device))  # (B, T, d)
         queries = self.queries.expand(B, -1, -1)  # (B, T, d)
         read, weights = self.cross(queries, memory, memory)  # (B, T, d), (B, H, T, T)
@@ -276,35 +255,38 @@ class AlignmentModel(nn.Module):
 @dataclass
 class AttentionLMConfig:
     vocab_size: int = 65  # V
-    context: int = 64  # longest sequence (learned positions)
+    max_len: int = 64  # longest sequence (learned positions)
     d_model: int = 64
     n_heads: int = 4
+
+    def __post_init__(self) -> None:
+        check_config(self)
 
 
 class AttentionLM(nn.Module):
     """A one-layer, attention-only character model: each position attends (causally) to the
     characters before it and predicts the next one. No feed-forward layer, no stacking: the
-    Transformer of chapter 7 adds those. ``forward(ids, targets) -> (logits, loss)``."""
+    Transformer of chapter 7 adds those. ``forward(x, targets) -> (logits, loss)``."""
 
     def __init__(self, config: AttentionLMConfig) -> None:
         super().__init__()
         self.config = c = config
         self.token = nn.Embedding(c.vocab_size, c.d_model)
-        self.position = nn.Embedding(c.context, c.d_model)
+        self.position = nn.Embedding(c.max_len, c.d_model)
         self.attn = MultiHeadAttention(c.d_model, c.n_heads)
         self.head = nn.Linear(c.d_model, c.vocab_size)
 
-    def attend(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        check_tensor("ids", ids, ndim=2, dtype_kind="int")
-        T = ids.shape[1]
-        if T > self.config.context:
-            raise ValueError(f"sequences may be at most {self.config.context} long, got {T}")
-        h = self.token(ids) + self.position(torch.arange(T, device=ids.device))  # (B, T, d)
+    def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        check_tensor("x", x, ndim=2, dtype_kind="int")  # token ids (B, T)
+        T = x.shape[1]
+        if T > self.config.max_len:
+            raise ValueError(f"sequences may be at most {self.config.max_len} long, got {T}")
+        h = self.token(x) + self.position(torch.arange(T, device=x.device))  # (B, T, d)
         read, weights = self.attn(h, is_causal=True)
         return self.head(h + read), weights  # residual: the token itself plus what it read
 
     def forward(
-        self, ids: torch.Tensor, targets: torch.Tensor | None = None
+        self, x: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        logits, _ = self.attend(ids)
+        logits, _ = self.attend(x)
         return logits, None if targets is None else task_loss(logits, targets, "cross_entropy")

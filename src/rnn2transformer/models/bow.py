@@ -18,11 +18,11 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_int, check_tensor
 from ..tokenizers import Vocabulary
+from .shared import task_loss
 
 Ngram = tuple[str, ...]
 
@@ -123,20 +123,20 @@ class BagClassifier(nn.Module):
     Input: padded feature ids (B, T), 0 = padding. Each id adds its column of ``W``.
     """
 
-    def __init__(self, n_features: int, n_classes: int) -> None:
+    def __init__(self, vocab_size: int, output_size: int) -> None:
         super().__init__()
-        check_int("n_features", n_features, minimum=2)
-        check_int("n_classes", n_classes, minimum=2)
-        self.weight = nn.EmbeddingBag(n_features, n_classes, mode="sum", padding_idx=0)
-        self.bias = nn.Parameter(torch.zeros(n_classes))
+        check_int("vocab_size", vocab_size, minimum=2)  # features: words or n-grams
+        check_int("output_size", output_size, minimum=2)  # classes
+        self.weight = nn.EmbeddingBag(vocab_size, output_size, mode="sum", padding_idx=0)
+        self.bias = nn.Parameter(torch.zeros(output_size))
         nn.init.zeros_(self.weight.weight)  # a convex problem: start from "no evidence"
 
     def forward(
-        self, ids: torch.Tensor, targets: torch.Tensor | None = None
+        self, x: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        check_tensor("ids", ids, ndim=2, dtype_kind="int")
-        logits = self.weight(ids) + self.bias  # (B, n_classes)
-        loss = None if targets is None else F.cross_entropy(logits, targets)
+        check_tensor("x", x, ndim=2, dtype_kind="int")  # feature ids (B, T)
+        logits = self.weight(x) + self.bias  # (B, output_size)
+        loss = None if targets is None else task_loss(logits, targets, "cross_entropy")
         return logits, loss
 
 

@@ -48,31 +48,30 @@ class GRUCell(RecurrentWeights):
         h = (1 - z) * n + z * h  # h_t = (1 - z_t) * n_t + z_t * h_{t-1}
         return h, {"reset": r, "update": z, "candidate": n}
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        return self.step(x, h)[0]
+    def forward(self, x: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        return self.step(x, state)[0]
 
 
 class GRU(nn.Module):
-    """A loop of :class:`GRUCell` over time. ``forward(x, h=None) -> (out, h)``.
+    """A loop of :class:`GRUCell` over time. ``forward(x, state=None) -> (out, h_T)``.
 
-    ``x`` is (B, T, C); ``out`` holds every ``h_t``, (B, T, H); ``h`` is (B, H).
+    ``x`` is (B, T, C); ``out`` holds every ``h_t``, (B, T, H); ``state`` and ``h_T`` are (B, H).
     """
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
         self.cell = GRUCell(input_size, hidden_size)
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        out, h, _ = self.forward_with_gates(x, h)
+        out, h, _ = self.forward_with_gates(x, state)
         return out, h
 
-    def forward_with_gates(self, x: torch.Tensor, h: torch.Tensor | None = None
+    def forward_with_gates(self, x: torch.Tensor, state: torch.Tensor | None = None
                            ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Like ``forward``, plus every gate at every step, each (B, T, H)."""
         B, T, _ = check_sequence(x, self.cell.input_size)
-        if h is None:
-            h = x.new_zeros(B, self.cell.hidden_size)
+        h = x.new_zeros(B, self.cell.hidden_size) if state is None else state
         outputs, trace = [], {name: [] for name in GATES}
         for t in range(T):
             h, gates = self.cell.step(x[:, t], h)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_choice, check_int, check_tensor
+from .shared import evaluating, task_loss
 
 ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
 INITS = ("default", "xavier", "he")
@@ -85,7 +86,7 @@ class MLP(nn.Module):
                 f"x must have shape (B, {self.config.input_size}), got {tuple(x.shape)}"
             )
         logits, _ = self.preactivations(x)
-        loss = None if targets is None else F.cross_entropy(logits, targets)
+        loss = None if targets is None else task_loss(logits, targets, "cross_entropy")
         return logits, loss
 
 
@@ -144,9 +145,7 @@ def predict_grid(
     g1, g2 = torch.meshgrid(axis, axis, indexing="xy")
     points = torch.stack([g1.reshape(-1), g2.reshape(-1)], dim=1)  # (R*R, 2)
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    logits, _ = model(points.to(device))
-    model.train(was_training)
+    with evaluating(model):
+        logits, _ = model(points.to(device))
     p = torch.softmax(logits.float(), dim=-1)[:, positive_class].cpu()
     return pd.DataFrame({"x1": points[:, 0], "x2": points[:, 1], "p": p})

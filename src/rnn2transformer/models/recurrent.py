@@ -23,10 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_choice, check_int, check_tensor
-from ..training import task_loss
 from .gru import GRU
 from .lstm import LSTM
 from .rnn import NONLINEARITIES, RNN
+from .shared import evaluating, task_loss
 
 KINDS = ("rnn", "lstm", "gru")
 RECURRENT_INITS = ("default", "identity")
@@ -239,18 +239,16 @@ def stream_loss(model: RecurrentModel, ids: torch.Tensor, *, window: int, stream
         raise ValueError(f"ids hold {len(ids)} tokens: too few for {streams} streams of one "
                          f"window of {window}")
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    starts = torch.arange(streams) * per_stream
-    total, count, state = 0.0, 0, None
-    for k in range(per_stream // window):
-        index = (starts + k * window).unsqueeze(1) + torch.arange(window)
-        x, y = ids[index].to(device), ids[index + 1].to(device)
-        logits, new_state = model.forward_from(x, state if carry else None)
-        state = new_state
-        total += float(F.cross_entropy(logits.float().transpose(1, 2), y, reduction="sum"))
-        count += y.numel()
-    model.train(was_training)
+    with evaluating(model):
+        starts = torch.arange(streams) * per_stream
+        total, count, state = 0.0, 0, None
+        for k in range(per_stream // window):
+            index = (starts + k * window).unsqueeze(1) + torch.arange(window)
+            x, y = ids[index].to(device), ids[index + 1].to(device)
+            logits, new_state = model.forward_from(x, state if carry else None)
+            state = new_state
+            total += float(F.cross_entropy(logits.float().transpose(1, 2), y, reduction="sum"))
+            count += y.numel()
     return total / count
 
 

@@ -75,7 +75,8 @@ class RNNCell(RecurrentWeights):
         self.nonlinearity = check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
         self.f = NONLINEARITIES[nonlinearity]
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        h = state  # h_{t-1}, (B, H)
         # h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)             (B, H)
         return self.f(x @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh)
 

@@ -33,14 +33,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_choice, check_int, check_tensor
+from .shared import evaluating
 
 ATTENTIONS = ("none", "additive", "dot", "general")
 
 
 @dataclass
 class Seq2SeqConfig:
-    source_vocab: int  # source words, id 0 is padding
-    target_vocab: int  # target words, ids 0, 1, 2 are padding, <bos>, <eos>
+    source_vocab_size: int  # source words, id 0 is padding
+    target_vocab_size: int  # target words, ids 0, 1, 2 are padding, <bos>, <eos>
     embed_size: int = 32
     hidden_size: int = 64
     attention: str = "additive"  # "none" (the fixed-size vector), "additive", "dot", "general"
@@ -48,8 +49,8 @@ class Seq2SeqConfig:
     eos_id: int = 2
 
     def __post_init__(self) -> None:
-        check_int("source_vocab", self.source_vocab, minimum=2)
-        check_int("target_vocab", self.target_vocab, minimum=3)
+        check_int("source_vocab_size", self.source_vocab_size, minimum=2)
+        check_int("target_vocab_size", self.target_vocab_size, minimum=3)
         check_int("embed_size", self.embed_size, minimum=1)
         check_int("hidden_size", self.hidden_size, minimum=1)
         check_choice("attention", self.attention, ATTENTIONS)
@@ -69,9 +70,9 @@ class Encoder(nn.Module):
     """Source ids (B, S), 0-padded -> every state (B, S, H) and the final state (B, H) of the
     last real word of each sentence (padding is packed away, so it changes nothing)."""
 
-    def __init__(self, vocab: int, embed_size: int, hidden_size: int) -> None:
+    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int) -> None:
         super().__init__()
-        self.embed = nn.Embedding(vocab, embed_size, padding_idx=0)
+        self.embed = nn.Embedding(vocab_size, embed_size, padding_idx=0)
         self.rnn = nn.GRU(embed_size, hidden_size, batch_first=True)
 
     def forward(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -99,10 +100,10 @@ class Seq2Seq(nn.Module):
             raise TypeError(f"config must be a Seq2SeqConfig, got {type(config).__name__}")
         self.config = c = config
         H = c.hidden_size
-        self.encoder = Encoder(c.source_vocab, c.embed_size, H)
-        self.embed = nn.Embedding(c.target_vocab, c.embed_size, padding_idx=0)
+        self.encoder = Encoder(c.source_vocab_size, c.embed_size, H)
+        self.embed = nn.Embedding(c.target_vocab_size, c.embed_size, padding_idx=0)
         self.cell = nn.GRUCell(c.embed_size + H, H)  # reads [previous word; context]
-        self.out = nn.Linear(H + H + c.embed_size, c.target_vocab)  # [state; context; word]
+        self.out = nn.Linear(H + H + c.embed_size, c.target_vocab_size)  # [state; context; word]
         if c.attention == "additive":
             self.query = nn.Linear(H, H, bias=False)  # W_s
             self.key = nn.Linear(H, H)  # W_h
@@ -188,20 +189,18 @@ def greedy_decode(model: Seq2Seq, source: torch.Tensor, max_len: int
     if not isinstance(model, Seq2Seq):
         raise TypeError(f"model must be a Seq2Seq, got {type(model).__name__}")
     check_int("max_len", max_len, minimum=1)
-    was_training = model.training
-    model.eval()
-    memory = model.encode(source)
-    state = memory.final
-    word = torch.full((source.shape[0],), model.config.bos_id, device=source.device)
-    done = torch.zeros(source.shape[0], dtype=torch.bool, device=source.device)
-    words, weights = [], []
-    for _ in range(max_len):
-        logits, state, w = model.step(word, state, memory)
-        word = logits.argmax(dim=-1)
-        words.append(word.masked_fill(done, 0))
-        weights.append(w)
-        done |= word == model.config.eos_id
-    model.train(was_training)
+    with evaluating(model):
+        memory = model.encode(source)
+        state = memory.final
+        word = torch.full((source.shape[0],), model.config.bos_id, device=source.device)
+        done = torch.zeros(source.shape[0], dtype=torch.bool, device=source.device)
+        words, weights = [], []
+        for _ in range(max_len):
+            logits, state, w = model.step(word, state, memory)
+            word = logits.argmax(dim=-1)
+            words.append(word.masked_fill(done, 0))
+            weights.append(w)
+            done |= word == model.config.eos_id
     return torch.stack(words, dim=1), torch.stack(weights, dim=1)
 
 

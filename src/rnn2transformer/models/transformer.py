@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from .._checks import check_choice, check_int, check_tensor
-from ..training import task_loss
 from .attention import KVCache, MultiHeadAttention, copy_attention_weights
+from .shared import check_config, task_loss
 
 
 def sinusoidal_positions(
@@ -149,17 +149,13 @@ class TransformerConfig:
     layer_norm: bool = True  # layer normalisation in each block (False: ablation only)
 
     def __post_init__(self) -> None:
+        check_config(self)  # every size >= 1, d_model shared evenly by the heads
+        if self.vocab_size is not None:
+            check_int("vocab_size", self.vocab_size, minimum=2)
         check_int("d_model", self.d_model, minimum=2)
-        check_int("n_heads", self.n_heads, minimum=1)
-        check_int("n_layers", self.n_layers, minimum=1)
-        check_int("max_len", self.max_len, minimum=1)
         check_choice("positions", self.positions, ("sinusoidal", "learned", "none"))
         check_choice("readout", self.readout, ("mean", "last", "all"))
         check_choice("loss", self.loss, ("mse", "cross_entropy"))
-        if self.d_model % self.n_heads:
-            raise ValueError(
-                f"d_model must be divisible by n_heads, got {self.d_model} and {self.n_heads}"
-            )
 
 
 class TransformerModel(nn.Module):

@@ -1,0 +1,44 @@
+"""Sentences built from measurements, so what a page says about speed follows the device that
+built it (chapters 4, 6, 7 and 9)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def describe_growth(exponent: float, variable: str = "n") -> str:
+    """Words for a measured growth exponent, so a sentence about time stays true on any device."""
+    if exponent < 0.25:
+        return f"barely grows with {variable}"
+    if exponent < 0.75:
+        return f"grows more slowly than {variable}"
+    if exponent < 1.25:
+        return f"grows about in proportion to {variable}"
+    if exponent < 1.75:
+        return f"grows faster than {variable} but more slowly than {variable}\u00b2"
+    return f"grows about as {variable}\u00b2"
+
+
+def where_transformer_leads(sweep: pd.DataFrame) -> dict[str, object]:
+    """Read a :func:`parallelism_sweep`: the Transformer's tokens/s over the LSTM's in each
+    setting, how many settings it leads, the best ratio and where, and a sentence that says so."""
+    wide = sweep.pivot_table(index=["width", "length"], columns="family", values="tokens_per_s")
+    ratio = wide["Transformer"] / wide["LSTM"]
+    best = ratio.idxmax()
+    leads = ratio[ratio > 1]
+    n, k = len(ratio), len(leads)
+    if k == 0:
+        sentence = (f"the LSTM trains more tokens per second than the Transformer in every one "
+                    f"of the {n} settings measured; the Transformer comes closest at width "
+                    f"{best[0]} and length {best[1]} ({ratio.max():.2f} times the LSTM's rate)")
+    elif k == n:
+        sentence = (f"the Transformer trains more tokens per second than the LSTM in every one "
+                    f"of the {n} settings measured, up to {ratio.max():.2f} times as many (width "
+                    f"{best[0]}, length {best[1]})")
+    else:
+        where = ", ".join(f"width {w} and length {t}" for w, t in leads.index)
+        sentence = (f"the Transformer trains more tokens per second than the LSTM in {k} of the "
+                    f"{n} settings measured ({where}), up to {ratio.max():.2f} times as many; "
+                    f"in the others the LSTM is ahead")
+    return {"ratio": ratio, "settings": n, "leads": k, "best_ratio": float(ratio.max()),
+            "best_width": int(best[0]), "best_length": int(best[1]), "sentence": sentence}

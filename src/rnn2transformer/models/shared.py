@@ -1,0 +1,61 @@
+"""What every model family shares: the task loss, a parameter count, and evaluating a model
+with its training mode restored afterwards.
+
+The models are the package's bottom floor beside the data: this file imports only torch, so
+``rnn2transformer.models`` can be used without the training loop or the book.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._checks import check_int
+
+
+def task_loss(out: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tensor:
+    """The loss the book's task models share: ``"mse"`` or ``"cross_entropy"`` over the last
+    dimension of ``out``. Computed in at least float32, also when ``out`` came from bf16."""
+    pred = out if out.dtype == torch.float64 else out.float()
+    if kind == "mse":
+        return F.mse_loss(pred, targets.to(pred.dtype))
+    if kind == "cross_entropy":
+        return F.cross_entropy(pred.reshape(-1, pred.shape[-1]), targets.reshape(-1))
+    raise ValueError(f"kind must be 'mse' or 'cross_entropy', got {kind!r}")
+
+def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
+    """Number of parameters of ``model`` (only those with ``requires_grad`` if asked)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """``with evaluating(model):`` runs its body with ``model`` in evaluation mode (dropout off)
+    and gives the model back in the mode it had, training or not."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def check_config(config: object) -> None:
+    """Refuse a config whose sizes cannot build a model, naming the field: every whole-number
+    field at least 1, a vocabulary of at least 2 tokens, and a width ``d_model`` that the
+    heads ``n_heads`` share evenly. A config with more to check adds it after this call."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.type in ("int", int):
+            check_int(field.name, value, minimum=2 if field.name.endswith("vocab_size") else 1)
+    d_model, n_heads = getattr(config, "d_model", None), getattr(config, "n_heads", None)
+    if d_model is not None and n_heads is not None and d_model % n_heads:
+        raise ValueError(f"d_model must be divisible by n_heads, got d_model={d_model} and "
+                         f"n_heads={n_heads}")

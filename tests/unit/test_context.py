@@ -1,0 +1,71 @@
+"""How much context a language model uses (rnn2transformer.context): loss by position, the
+context that still helps, and the cost of shuffling distant context."""
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from rnn2transformer.context import context_that_helps, loss_by_position, shuffled_context_loss
+
+
+def test_loss_by_position_averages_the_per_position_cross_entropy():
+    from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
+
+    torch.manual_seed(0)
+    model = RecurrentModel(RecurrentConfig(kind="lstm", vocab_size=7, input_size=4,
+                                           hidden_size=8, output_size=7, readout="all",
+                                           loss="cross_entropy"))
+    x = torch.randint(0, 7, (10, 6))
+    y = torch.randint(0, 7, (10, 6))
+    table = loss_by_position(model, (x, y), batch_size=3)
+    assert list(table.position) == list(range(6))
+    with torch.no_grad():
+        logits, loss = model(x, y)
+    expected = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none")
+    torch.testing.assert_close(torch.tensor(table.loss.values), expected.mean(0).double())
+    assert abs(table.loss.mean() - loss.item()) < 1e-5  # the positions average to the loss
+    with pytest.raises(ValueError, match=r"\(N, T\)"):
+        loss_by_position(model, (x[:, :, None].float(), y))
+
+
+def test_shuffling_distant_context_costs_a_model_that_uses_it_and_not_one_that_does_not():
+    class CopyFirst(nn.Module):
+        """Predicts, at every position, the window's first token: it uses distant context."""
+
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.tensor(10.0))
+
+        def forward(self, x, targets=None):
+            return self.scale * nn.functional.one_hot(x[:, :1], 5).float().expand(
+                -1, x.shape[1], -1), None
+
+    class Uniform(CopyFirst):
+        def forward(self, x, targets=None):
+            return torch.zeros(*x.shape, 5) * self.scale, None
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 5, (64, 12), generator=g)
+    y = x[:, :1].expand(-1, 12).clone()  # the target is always the first token
+    uses = shuffled_context_loss(CopyFirst(), (x, y), keep_last=4, score_last=2)
+    assert uses["intact"] < 0.01 and uses["cost"] > 1.0
+    ignores = shuffled_context_loss(Uniform(), (x, y), keep_last=4, score_last=2)
+    assert abs(ignores["cost"]) < 1e-9
+    with pytest.raises(ValueError, match="score_last <= keep_last < T"):
+        shuffled_context_loss(Uniform(), (x, y), keep_last=12, score_last=2)
+
+
+def test_context_that_helps_reads_where_the_loss_levels_off():
+    import numpy as np
+
+    positions = np.arange(256)
+    # loss falls until 32 tokens of context, then stays flat (with noise far below 2%)
+    loss = np.where(positions + 1 < 32, 3.0 - np.log2(positions + 1) * 0.2, 2.0)
+    loss = loss + np.random.default_rng(0).normal(0, 0.005, 256)
+    table = pd.DataFrame({"position": positions, "loss": loss})
+    assert context_that_helps(table) == 32
+    flat = pd.DataFrame({"position": positions, "loss": np.full(256, 2.0)})
+    assert context_that_helps(flat) == 1  # no context helps: the first bin is already level
+    with pytest.raises(ValueError, match="loss_by_position table"):
+        context_that_helps(pd.DataFrame({"x": [1]}))

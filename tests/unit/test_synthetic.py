@@ -1,0 +1,43 @@
+"""The generated tasks (rnn2transformer.synthetic): their layout, baselines and batches."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from rnn2transformer.synthetic import (
+    COPY_DELIMITER,
+    copy_memory,
+    copy_memory_baseline,
+    reversal_batches,
+)
+
+
+def test_copy_memory_layout():
+    x, y = copy_memory(5, delay=7, generator=torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (5, 27)
+    assert ((x[:, :10] >= 1) & (x[:, :10] <= 8)).all()
+    assert (x[:, 16] == COPY_DELIMITER).all() and (x[:, 10:16] == 0).all()
+    assert (x[:, 17:] == 0).all()
+    assert torch.equal(y[:, -10:], x[:, :10]) and (y[:, :-10] == 0).all()
+
+
+@pytest.mark.parametrize("delay", [10, 50, 100])
+def test_copy_memory_baseline_matches_the_memoryless_predictor_on_data(delay):
+    x, y = copy_memory(2000, delay, generator=torch.Generator().manual_seed(1))
+    # blanks where the answer is always blank, a uniform guess over 1..8 where symbols are due
+    probs = torch.zeros(*y.shape, 10)
+    probs[:, :-10, 0] = 1.0
+    probs[:, -10:, 1:9] = 1 / 8
+    log_probs = torch.log(probs.clamp_min(1e-30))
+    loss = nn.functional.nll_loss(log_probs.reshape(-1, 10), y.reshape(-1)).item()
+    assert loss == pytest.approx(copy_memory_baseline(delay), rel=1e-6)
+    assert copy_memory_baseline(delay) == pytest.approx(10 * math.log(8) / (delay + 20))
+
+
+def test_reversal_batches_are_drawn_where_the_generator_lives():
+    draw = reversal_batches(6, 5, batch_size=4)
+    assert draw.draws_on_device
+    x, y = draw(torch.Generator().manual_seed(1))
+    assert x.device.type == "cpu" and torch.equal(y, x.flip(1))
