@@ -24,12 +24,15 @@ PDF_BUILD := _build/pdf
 SRC_FILES := $(filter-out %/bench.py %/buildinfo.py,\
 	$(shell find src -name '*.py' -not -path '*/__pycache__/*')) pyproject.toml
 
-.PHONY: help setup book pdf texlive bench torchrun test unit gpu-test site-test notebook-test exercise-test pdf-test lint serve \
+.PHONY: help setup book pdf texlive chromium bench torchrun test unit unit-fast gpu-test site-test \
+	notebook-test exercise-test pdf-test lint serve \
 	notebooks lock vendor-js clean
 
 help:
 	@echo "make book   - set up .venv, execute every chapter, write the site to _build/html"
-	@echo "make test   - set up, unit tests, strict build of the whole book, tests of the site"
+	@echo "make test   - set up, lint, unit tests, strict build, tests of the site in Chromium"
+	@echo "              (installed if missing), launched notebooks, exercises, the PDF"
+	@echo "make unit-fast - the unit tests without those marked slow (seconds, not minutes)"
 	@echo "make pdf    - the book as one PDF, _build/book.pdf (installs Debian's TeX Live if needed)"
 	@echo "make serve  - preview _build/html on http://127.0.0.1:$(PORT)"
 	@echo "make bench  - measure speed and memory, write benchmarks/results/<device>.json"
@@ -148,7 +151,24 @@ lint: setup
 unit: setup
 	$(BIN)/python -m pytest tests/unit -q
 
-site-test: setup
+unit-fast: setup
+	$(BIN)/python -m pytest tests/unit -q -m "not slow"
+
+# Debian's Chromium for the browser tests, installed when missing (with apt-get, through sudo
+# unless root), as `make pdf` installs TeX Live; without apt-get the tests skip, and `make test`
+# says so in its last lines.
+CHROMIUM_FOUND = command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+	|| command -v google-chrome >/dev/null || [ -n "$${CHROMIUM:-}" ]
+chromium:
+	@if $(CHROMIUM_FOUND); then :; \
+	elif command -v apt-get >/dev/null; then \
+	  echo "installing Chromium (Debian package) for the browser tests"; \
+	  SUDO=$$([ "$$(id -u)" -ne 0 ] && echo sudo || true); \
+	  $$SUDO apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	else echo "no Chromium and no apt-get here: the browser tests will be skipped"; fi
+
+site-test: setup chromium
 	$(BIN)/python -m pytest tests/site -q -s
 
 # The CUDA paths on a GPU (skipped without one; scripts/device_check.sh runs them on a lent GPU)
@@ -170,6 +190,9 @@ pdf-test: setup
 	$(BIN)/python -m pytest tests/pdf -q -s
 
 test: lint unit book site-test notebook-test exercise-test pdf pdf-test
+	@if $(CHROMIUM_FOUND); then echo "make test: every test ran, the browser tests in Chromium"; \
+	else echo "make test: Chromium is missing, so the browser tests of tests/site were SKIPPED" \
+	  "(install Chromium, or set CHROMIUM=/path/to/chrome, and run make site-test)"; fi
 
 # --- maintenance ---
 notebooks: setup

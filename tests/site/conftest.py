@@ -64,7 +64,7 @@ def browser():
     if path is None:
         pytest.skip(
             "Chromium not found: the browser tests need Debian's `chromium` "
-            "(apt-get install chromium; .ci/run installs it when CI=true) or CHROMIUM=/path"
+            "(`make site-test` installs it with apt-get where it can) or CHROMIUM=/path"
         )
     from playwright.sync_api import sync_playwright
 
