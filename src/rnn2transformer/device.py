@@ -69,7 +69,12 @@ def set_seed(seed: int) -> int:
 _ceiling: int | None = None
 _last_reading: tuple[float, float, float] | None = None
 _counts_used: set[int] = set()  # every count set since the last threads_used(reset=True)
+_recent_load: list[float] = []  # other programs' load in cores, the last few readings
 FIRST_SAMPLE_S = 0.1  # the first call measures this long; later ones use the time since
+# The load is averaged over this many readings (about as many seconds in a training loop), so
+# a program that is busy for a moment (a page loading) does not take a thread away: only a
+# sustained load does. Each change of the count can change a chapter's last digits.
+READINGS = 3
 
 
 def _busy_core_seconds(cpus: set[int]) -> float | None:
@@ -99,7 +104,8 @@ def fit_threads(*, every: float = 1.0) -> int:
 
     Other programs' load is this machine's busy time on the cores this process may use, less
     this process's own CPU time, over the time since the last call (at least ``every``
-    seconds; a call sooner changes nothing, so a training loop may call it at every step).
+    seconds; a call sooner changes nothing, so a training loop may call it at every step),
+    averaged over the last :data:`READINGS` readings.
     The count never exceeds torch's own default (one per core) and never drops below one.
     ``RNN2T_THREADS=N`` fixes it instead. Where ``/proc/stat`` does not exist, torch's default
     is kept.
@@ -121,9 +127,11 @@ def fit_threads(*, every: float = 1.0) -> int:
             return torch.get_num_threads()
         seconds = _last_reading[0] - previous[0]
         others = ((_last_reading[1] - previous[1]) - (_last_reading[2] - previous[2])) / seconds
-        free = len(cpus) - max(0.0, others)
-        # a core three-quarters taken counts as taken: sharing it makes every step wait
-        wanted = max(1, min(_ceiling, math.floor(free + 0.25)))
+        _recent_load[:] = [*_recent_load[-(READINGS - 1):], max(0.0, others)]
+        free = len(cpus) - sum(_recent_load) / len(_recent_load)
+        # a core at least three-quarters taken counts as taken: sharing it makes every
+        # parallel operation wait; one less taken than that still counts as free
+        wanted = max(1, min(_ceiling, math.floor(free + 0.75)))
     if wanted != torch.get_num_threads():
         torch.set_num_threads(wanted)
     _counts_used.add(wanted)

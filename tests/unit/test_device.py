@@ -85,13 +85,26 @@ def test_fit_threads_gives_up_a_thread_to_a_program_that_keeps_a_core_busy(monke
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         time.sleep(0.5)  # the program is up and spinning
-        fit_threads(every=0.0)  # a reading to measure from
-        time.sleep(0.5)
+        for _ in range(device.READINGS + 1):  # a sustained load: every reading sees it
+            fit_threads(every=0.0)
+            time.sleep(0.4)
         assert fit_threads(every=0.0) == max(1, before - 1)
     finally:
         hog.kill()
         hog.wait()
-    time.sleep(0.5)
-    fit_threads(every=0.0)
-    time.sleep(0.5)
+    for _ in range(device.READINGS + 1):
+        time.sleep(0.4)
+        fit_threads(every=0.0)
     assert fit_threads(every=0.0) == before  # the core is free again: the thread comes back
+
+
+def test_a_moment_of_load_does_not_take_a_thread(monkeypatch):
+    monkeypatch.delenv("RNN2T_THREADS", raising=False)
+    fit_threads(every=0.0)
+    before = device._ceiling
+    for _ in range(device.READINGS):  # quiet readings
+        time.sleep(0.2)
+        fit_threads(every=0.0)
+    device._recent_load[-1] = 1.0  # one reading saw a program hold a whole core
+    time.sleep(0.2)
+    assert fit_threads(every=0.0) == before
