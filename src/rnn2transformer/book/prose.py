@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..evidence import Comparison
+
 
 def describe_growth(exponent: float, variable: str = "n") -> str:
     """Words for a measured growth exponent, so a sentence about time stays true on any device."""
@@ -42,3 +44,21 @@ def where_transformer_leads(sweep: pd.DataFrame) -> dict[str, object]:
                     f"in the others the LSTM is ahead")
     return {"ratio": ratio, "settings": n, "leads": k, "best_ratio": float(ratio.max()),
             "best_width": int(best[0]), "best_length": int(best[1]), "sentence": sentence}
+
+
+def verdict(comparison: Comparison, *, unit: str, digits: int = 3,
+            lead: str = "is ahead of") -> str:
+    """The sentence a page glues for a :func:`~rnn2transformer.evidence.compare_seeds` result:
+    who is ahead, by how much, with the interval and the number of seeds, or that the two are
+    within noise of each other. ``lead`` is the outcome phrase for a decided comparison
+    ("is ahead of", "trains faster than", ...)."""
+    if not isinstance(comparison, Comparison):
+        raise TypeError(f"comparison must be an evidence.Comparison, got "
+                        f"{type(comparison).__name__}")
+    size, margin = abs(comparison.difference), comparison.margin
+    spread = (f"{size:.{digits}f} {unit} on average over {comparison.seeds} seeds, "
+              f"95% interval ±{margin:.{digits}f}")
+    if comparison.winner is None:
+        return (f"{comparison.a} and {comparison.b} are within noise of each other (a "
+                f"difference of {spread})")
+    return f"{comparison.winner} {lead} {comparison.loser} ({spread})"

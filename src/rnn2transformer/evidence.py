@@ -1,0 +1,99 @@
+"""Who won, decided from the measurements and their spread: the one place the book's outcome
+words come from.
+
+A comparison of two models (or settings) is only a verdict when it has been repeated: each is
+trained with several seeds (at least three), and the difference of their results is set
+against its own spread. :func:`compare_seeds` pairs the runs by seed (the same seed gives both models
+the same batches) and computes the mean difference with a 95% interval from Student's t
+distribution; when the interval contains zero the answer is "within noise", and no outcome word
+may be printed. Chapters glue the sentence that :func:`rnn2transformer.book.prose.verdict`
+builds from the result, never a typed "wins".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MIN_SEEDS = 3
+# Two-sided 95% quantiles of Student's t distribution by degrees of freedom (the standard
+# table); beyond 30 the normal quantile is close enough.
+T_95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+        9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
+        17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 25: 2.060, 30: 2.042}
+
+
+def t_quantile(df: int) -> float:
+    """The two-sided 95% quantile of Student's t with ``df`` degrees of freedom."""
+    if df < 1:
+        raise ValueError(f"df must be at least 1, got {df}")
+    if df in T_95:
+        return T_95[df]
+    below = [k for k in T_95 if k < df]
+    return 1.960 if df > 30 else T_95[max(below)]  # between table rows: the wider interval
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The result of :func:`compare_seeds`: ``a`` against ``b``."""
+
+    a: str
+    b: str
+    mean_a: float
+    mean_b: float
+    difference: float  # mean of a - b over the paired seeds
+    margin: float  # half-width of the 95% interval of the difference
+    seeds: int
+    lower_is_better: bool
+
+    @property
+    def decided(self) -> bool:
+        """True when the interval of the difference excludes zero."""
+        return abs(self.difference) > self.margin
+
+    @property
+    def winner(self) -> str | None:
+        """The better of the two, or None when the difference is within noise."""
+        if not self.decided:
+            return None
+        a_better = (self.difference < 0) == self.lower_is_better
+        return self.a if a_better else self.b
+
+    @property
+    def loser(self) -> str | None:
+        return None if self.winner is None else (self.b if self.winner == self.a else self.a)
+
+
+def compare_seeds(a: Sequence[float], b: Sequence[float], *, names: tuple[str, str] = ("A", "B"),
+            lower_is_better: bool = True) -> Comparison:
+    """Compare the results ``a`` and ``b`` of two models over the same seeds (``a[i]`` and
+    ``b[i]`` come from seed ``i``): their means, the mean paired difference and its 95%
+    interval. ``lower_is_better`` for losses and times, False for accuracies."""
+    a, b = _values("a", a), _values("b", b)
+    if len(a) != len(b):
+        raise ValueError(f"a and b must come from the same seeds, got {len(a)} and {len(b)} "
+                         "values")
+    if len(a) < MIN_SEEDS:
+        raise ValueError(f"a verdict needs at least {MIN_SEEDS} seeds per model, got {len(a)}")
+    if not (isinstance(names, tuple) and len(names) == 2 and all(isinstance(n, str) and n
+                                                                  for n in names)):
+        raise TypeError(f"names must be a pair of non-empty strings, got {names!r}")
+    n = len(a)
+    differences = [x - y for x, y in zip(a, b, strict=True)]
+    mean = sum(differences) / n
+    spread = math.sqrt(sum((d - mean) ** 2 for d in differences) / (n - 1))
+    return Comparison(a=names[0], b=names[1], mean_a=sum(a) / n, mean_b=sum(b) / n,
+                      difference=mean, margin=t_quantile(n - 1) * spread / math.sqrt(n),
+                      seeds=n, lower_is_better=bool(lower_is_better))
+
+
+def _values(name: str, values: Sequence[float]) -> list[float]:
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a sequence of numbers, one per seed, got "
+                        f"{values!r}") from None
+    if not all(math.isfinite(v) for v in out):
+        raise ValueError(f"{name} holds a value that is not finite (a diverged run?): {out}")
+    return out
