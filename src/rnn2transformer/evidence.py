@@ -3,8 +3,8 @@ words come from.
 
 A comparison of two models (or settings) is only a verdict when it has been repeated: each is
 trained with several seeds (at least three), and the difference of their results is set
-against its own spread. :func:`compare_seeds` pairs the runs by seed (the same seed gives both models
-the same batches) and computes the mean difference with a 95% interval from Student's t
+against its own spread. :func:`compare_seeds` pairs the runs by seed (the same seed gives both
+models the same batches) and computes the mean difference with a 95% interval from Student's t
 distribution; when the interval contains zero the answer is "within noise", and no outcome word
 may be printed. Chapters glue the sentence that :func:`rnn2transformer.book.prose.verdict`
 builds from the result, never a typed "wins".

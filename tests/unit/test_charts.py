@@ -110,3 +110,20 @@ def test_static_pdf_rejects_what_is_not_a_spec():
         charts.static_pdf("<svg/>")
     with pytest.raises(ValueError, match="Vega-Lite spec dict"):
         charts.static_pdf({"data": {"values": []}})
+
+
+def test_baseline_rules_layer_labelled_lines_on_the_models_axis():
+    curves = pd.DataFrame({"step": [1, 2, 1, 2], "bits/char": [4.0, 3.0, 4.2, 3.4],
+                           "model": ["LSTM", "LSTM", "Transformer", "Transformer"]})
+    line = alt.Chart(curves).mark_line().encode(x="step:Q", y="bits/char:Q", color="model:N")
+    counts = {"unigram": 4.77, "bigram": 3.59, "trigram": 2.90}
+    spec = alt.layer(line, charts.baseline_rules(counts)).to_dict()
+    jsonschema.validate(spec, alt.vegalite.v6.schema.core.load_schema())
+    references = spec["layer"][1]
+    rules = [layer for layer in references["layer"] if layer["mark"]["type"] == "rule"]
+    assert rules and rules[0]["encoding"]["y"]["field"] == "bits/char"  # the models' y axis
+    values = spec["datasets"][references["data"]["name"]]
+    assert [v["bits/char"] for v in values] == [4.77, 3.59, 2.90]
+    assert [v["model"] for v in values] == ["unigram counts", "bigram counts", "trigram counts"]
+    with pytest.raises(ValueError, match="baselines must map names to bits per character"):
+        charts.baseline_rules({})

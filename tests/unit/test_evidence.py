@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from rnn2transformer.book.prose import verdict
+from rnn2transformer.book.prose import against_counts, verdict
 from rnn2transformer.evidence import compare_seeds, t_quantile
 
 
@@ -50,3 +50,12 @@ def test_too_few_seeds_or_broken_runs_are_refused():
         compare_seeds("abc", [1, 2, 3])
     with pytest.raises(TypeError, match="evidence.Comparison"):
         verdict((1, 2), unit="bits")
+
+
+def test_a_language_model_is_placed_among_the_count_baselines():
+    counts = {"unigram": 4.77, "bigram": 3.59, "trigram": 2.90}
+    assert against_counts(2.5, counts) == "below the count trigram's 2.90 bits"
+    assert against_counts(3.0, counts) == "between the count bigram's 3.59 and trigram's 2.90 bits"
+    assert against_counts(5.0, counts) == "above the count unigram's 4.77 bits"
+    with pytest.raises(ValueError, match="baselines must map names"):
+        against_counts(3.0, {})

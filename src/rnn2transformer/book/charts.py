@@ -28,6 +28,7 @@ import itertools
 import json
 
 import altair as alt
+import pandas as pd
 
 from .._checks import check_float
 from ..settings import book_build
@@ -48,6 +49,7 @@ PALETTE = [
 ]
 TEXT = "#333333"
 GRID = "#cccccc"
+REFERENCE = "#777777"  # reference lines (baselines): mid grey, visible in both themes
 
 
 @alt.theme.register(THEME_NAME, enable=True)
@@ -185,3 +187,21 @@ def describe(chart: alt.TopLevelMixin, description: str) -> alt.TopLevelMixin:
     if not isinstance(description, str) or not description.strip():
         raise ValueError(f"description must be a non-empty str, got {description!r}")
     return chart.properties(description=description)
+
+
+def baseline_rules(baselines: dict[str, float], *, field: str = "bits/char") -> alt.LayerChart:
+    """Dashed reference lines, labelled, at the bits per character of count n-gram models
+    (:func:`rnn2transformer.models.ngram.ngram_baselines`): layer them on a language-model
+    chart (``chart + baseline_rules(...)``) so a reader sees what counting alone reaches.
+    ``field`` is the chart's y field, so the lines share its axis."""
+    if not isinstance(baselines, dict) or not baselines or not all(
+            isinstance(v, int | float) for v in baselines.values()):
+        raise ValueError(f"baselines must map names to bits per character, got {baselines!r}")
+    table = pd.DataFrame({"model": [f"{name} counts" for name in baselines],
+                          field: list(baselines.values())})
+    rules = alt.Chart(table).mark_rule(strokeDash=[4, 4], color=REFERENCE).encode(
+        y=alt.Y(f"{field}:Q"), tooltip=["model:N", alt.Tooltip(f"{field}:Q", format=".2f")])
+    labels = alt.Chart(table).mark_text(align="left", dx=4, dy=-6, color=TEXT,
+                                        fontSize=11).encode(
+        x=alt.value(0), y=alt.Y(f"{field}:Q"), text="model:N")
+    return rules + labels

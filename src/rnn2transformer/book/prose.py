@@ -62,3 +62,23 @@ def verdict(comparison: Comparison, *, unit: str, digits: int = 3,
         return (f"{comparison.a} and {comparison.b} are within noise of each other (a "
                 f"difference of {spread})")
     return f"{comparison.winner} {lead} {comparison.loser} ({spread})"
+
+
+def against_counts(bits: float, baselines: dict[str, float]) -> str:
+    """Where a language model's bits per character stand among count n-gram baselines
+    (:func:`rnn2transformer.models.ngram.ngram_baselines`, best last): "below the count
+    trigram's 2.90 bits", "between the count bigram's 3.59 and trigram's 2.90 bits", or
+    "above the count unigram's 4.77 bits" (a model that learned less than letter counts)."""
+    if not baselines or not all(isinstance(v, int | float) for v in baselines.values()):
+        raise ValueError(f"baselines must map names to bits per character, got {baselines!r}")
+    ranked = sorted(baselines.items(), key=lambda item: -item[1])  # worst (most bits) first
+    best_name, best = ranked[-1]
+    if bits < best:
+        return f"below the count {best_name}'s {best:.2f} bits"
+    if bits > ranked[0][1]:
+        return f"above the count {ranked[0][0]}'s {ranked[0][1]:.2f} bits"
+    for (worse_name, worse), (better_name, better) in zip(ranked, ranked[1:], strict=False):
+        if better <= bits <= worse:
+            return (f"between the count {worse_name}'s {worse:.2f} and {better_name}'s "
+                    f"{better:.2f} bits")
+    raise AssertionError("unreachable: bits lies within the baselines' range")

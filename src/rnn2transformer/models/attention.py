@@ -217,8 +217,9 @@ class AlignConfig:
 
 
 class AlignmentModel(nn.Module):
-    """The smallest encoder-decoder with attention: each output position asks a learned query
-    which input positions to read, then predicts a token from what it read.
+    """The smallest model with cross-attention (no recurrent encoder or decoder state, so not an
+    encoder-decoder): each output position asks a learned query which input positions to read,
+    then predicts a token from what it read.
 
     Encoder: token + position embeddings of the input, (B, T, d). Decoder: one learned query per
     output position attends over the encoded input (cross-attention), then a linear layer
