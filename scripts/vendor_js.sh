@@ -25,7 +25,7 @@ for f in *.tgz; do mkdir "${f%.tgz}" && tar xzf "$f" -C "${f%.tgz}"; done
 {
   echo "/* vega@$VEGA, vega-lite@$VEGA_LITE, vega-embed@$VEGA_EMBED from the npm registry."
   echo "   Each is (c) the University of Washington Interactive Data Lab, BSD-3-Clause; see"
-  echo "   https://github.com/vega. Bundled by scripts/vendor_vega.sh. */"
+  echo "   https://github.com/vega. Bundled by scripts/vendor_js.sh. */"
   echo "(function (define, exports, module) {"
   for lib in "vega-$VEGA/package/build/vega.min.js" \
              "vega-lite-$VEGA_LITE/package/build/vega-lite.min.js" \

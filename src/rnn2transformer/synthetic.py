@@ -108,7 +108,6 @@ def adding_batches(length: int, *, batch_size: int = 64):
 COPY_SYMBOLS = 8  # data symbols are 1..8
 COPY_LENGTH = 10  # how many symbols to remember
 COPY_BLANK, COPY_DELIMITER = 0, 9
-COPY_VOCAB = 10  # blank, 8 symbols, delimiter
 
 
 def copy_memory(
@@ -201,3 +200,66 @@ def reversal_task(
 def reversal_batches(length: int, vocab_size: int, *, batch_size: int = 64):
     """Batches of :func:`reversal_task` for :func:`rnn2transformer.train`."""
     return batch_function(reversal_task, length, vocab_size, batch_size=batch_size)
+
+
+# --- multi-query associative recall (MQAR): what a fixed-size state cannot hold -----------------
+
+IGNORE = -100  # a target cross-entropy skips (PyTorch's default ignore_index)
+
+
+def multi_query_recall(
+    batch_size: int, n_pairs: int, vocab_size: int, *, n_queries: int | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Multi-query associative recall (Arora et al. 2023, "Zoology"): ``n_pairs`` key-value
+    pairs, then ``n_queries`` of the keys again (default: every key, in a new order); at each
+    query the model must output the value that followed that key.
+
+    Keys are ids ``0 .. vocab_size // 2 - 1`` (distinct within a sequence), values the ids
+    above. Returns ``x`` (B, 2 n_pairs + n_queries) of ids and ``y`` of the same shape: the
+    answer at every query position and :data:`IGNORE` everywhere else, so only the recalls are
+    scored. A model that learned nothing but which ids are values is right one time in
+    ``vocab_size - vocab_size // 2`` (:func:`recall_baseline`).
+    """
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("n_pairs", n_pairs, minimum=1)
+    check_int("vocab_size", vocab_size, minimum=4)
+    keys_n = vocab_size // 2
+    if n_pairs > keys_n:
+        raise ValueError(f"n_pairs must be at most vocab_size // 2 = {keys_n} (keys are "
+                         f"distinct), got {n_pairs}")
+    n_queries = n_pairs if n_queries is None else check_int("n_queries", n_queries, minimum=1)
+    if n_queries > n_pairs:
+        raise ValueError(f"n_queries must be at most n_pairs = {n_pairs}, got {n_queries}")
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    shape = (batch_size, n_pairs)
+    keys = torch.rand(batch_size, keys_n, generator=g, device=g.device).argsort(dim=1)[:, :n_pairs]
+    values = torch.randint(keys_n, vocab_size, shape, generator=g, device=g.device)
+    context = torch.stack([keys, values], dim=2).reshape(batch_size, 2 * n_pairs)  # k v k v ..
+    asked = torch.rand(shape, generator=g, device=g.device).argsort(dim=1)[:, :n_queries]
+    x = torch.cat([context, keys.gather(1, asked)], dim=1)  # (B, 2N + Q)
+    y = torch.full_like(x, IGNORE)
+    y[:, 2 * n_pairs:] = values.gather(1, asked)
+    return x, y
+
+
+def recall_baseline(vocab_size: int) -> float:
+    """Accuracy of guessing a value id at random on :func:`multi_query_recall`."""
+    check_int("vocab_size", vocab_size, minimum=4)
+    return 1 / (vocab_size - vocab_size // 2)
+
+
+def recall_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Share of the scored positions (targets not :data:`IGNORE`) whose largest logit is the
+    target: a metric for :func:`rnn2transformer.train` on :func:`multi_query_recall`."""
+    scored = targets != IGNORE
+    return (logits.argmax(dim=-1)[scored] == targets[scored]).float().mean()
+
+
+def multi_query_recall_batches(n_pairs: int, vocab_size: int, *, n_queries: int | None = None,
+                               batch_size: int = 64):
+    """Batches of :func:`multi_query_recall` for :func:`rnn2transformer.train`."""
+    def task(batch, pairs, vocab, *, generator):
+        return multi_query_recall(batch, pairs, vocab, n_queries=n_queries, generator=generator)
+
+    return batch_function(task, n_pairs, vocab_size, batch_size=batch_size)

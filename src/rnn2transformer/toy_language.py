@@ -40,7 +40,6 @@ LEXICON = {**NAMES, **DETERMINERS, **NOUNS, **ADJECTIVES, **VERBS, **PREPOSITION
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
 SOURCE_WORDS = [PAD, *LEXICON]  # id 0 pads
 TARGET_WORDS = [PAD, BOS, EOS, *dict.fromkeys(LEXICON.values())]
-MAX_WORDS = 24  # 4 + 1 + 4 + 3 * 5: the longest sentence the grammar makes
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,13 @@ from torch import nn
 
 from rnn2transformer.synthetic import (
     COPY_DELIMITER,
+    IGNORE,
     copy_memory,
     copy_memory_baseline,
+    multi_query_recall,
+    multi_query_recall_batches,
+    recall_accuracy,
+    recall_baseline,
     reversal_batches,
 )
 
@@ -41,3 +46,30 @@ def test_reversal_batches_are_drawn_where_the_generator_lives():
     assert draw.draws_on_device
     x, y = draw(torch.Generator().manual_seed(1))
     assert x.device.type == "cpu" and torch.equal(y, x.flip(1))
+
+
+def test_multi_query_recall_answers_are_recoverable_from_the_inputs():
+    x, y = multi_query_recall(16, 8, 40, n_queries=5, generator=torch.Generator().manual_seed(3))
+    assert x.shape == y.shape == (16, 2 * 8 + 5)
+    for row_x, row_y in zip(x.tolist(), y.tolist(), strict=True):
+        keys, values = row_x[0:16:2], row_x[1:16:2]
+        assert len(set(keys)) == 8 and max(keys) < 20 <= min(values)  # distinct keys, value ids
+        assert all(t == IGNORE for t in row_y[:16])  # only the recalls are scored
+        for position in range(16, 21):
+            assert row_y[position] == values[keys.index(row_x[position])]
+
+
+def test_recall_accuracy_scores_only_the_queries_and_chance_is_one_value_in_many():
+    x, y = multi_query_recall(4, 3, 10)
+    perfect = torch.nn.functional.one_hot(y.clamp_min(0), 10).float()
+    assert recall_accuracy(perfect, y) == 1.0
+    assert recall_baseline(10) == 1 / 5
+    draw = multi_query_recall_batches(3, 10, batch_size=2)
+    assert draw(torch.Generator().manual_seed(0))[0].shape == (2, 9)
+
+
+def test_multi_query_recall_refuses_what_it_cannot_make():
+    with pytest.raises(ValueError, match="n_pairs must be at most vocab_size // 2 = 5"):
+        multi_query_recall(2, 6, 10)
+    with pytest.raises(ValueError, match="n_queries must be at most n_pairs = 3"):
+        multi_query_recall(2, 3, 10, n_queries=4)
