@@ -107,3 +107,31 @@ def test_glue_from_another_chapter_names_a_format(md):
     for key in re.findall(r"\{glue:text\}`([^`]*)`", md.read_text()):
         if "::" in key:
             assert ":" in key.split("::", 1)[1], f"{md.name}: {key!r} needs a format, e.g. ':s'"
+
+
+@pytest.mark.slow
+def test_a_cell_that_hangs_fails_the_build_naming_the_chapter_and_the_cell(tmp_path):
+    """The book's cell timeout (_config.yml) is long so that a slow cell on a busy laptop
+    finishes; what it must still do is stop a hung kernel and say where. A two-page book with
+    the same execution settings and a five-second timeout shows what a reader would see."""
+    import subprocess
+    import sys
+
+    execute = {**CONFIG["execute"], "timeout": 5, "execute_notebooks": "force"}
+    execute.pop("cache", None)
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump({"title": "t", "execute": execute}))
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump(
+        {"format": "jb-book", "root": "intro", "chapters": [{"file": "stuck"}]}))
+    (tmp_path / "intro.md").write_text("# Intro\n")
+    (tmp_path / "stuck.md").write_text(
+        "---\njupytext:\n  text_representation:\n    format_name: myst\nkernelspec:\n"
+        "  name: python3\n  display_name: Python 3\n---\n# Stuck\n\n"
+        "```{code-cell} ipython3\nimport time\ntime.sleep(600)  # never finishes\n```\n")
+    book = Path(sys.executable).with_name("jupyter-book")
+    done = subprocess.run([str(book), "build", str(tmp_path), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True, timeout=240)
+    log = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "CellTimeoutError" in log and "stuck.md" in log  # the chapter
+    assert "time.sleep(600)" in log  # and the cell, by its first lines
+    assert CONFIG["execute"]["timeout"] >= 1800  # while the book's own timeout waits long

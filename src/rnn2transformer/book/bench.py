@@ -377,7 +377,9 @@ def markdown(report: dict) -> str:
         b = report["busy_core"]
         lines += ["", "## A busy core: one chapter, quiet and with one core kept busy", "",
                   "| chapter | quiet s | busy s | ratio |", "|---|---|---|---|",
-                  f"| {b['chapter']} | {b['quiet_s']} | {b['busy_s']} | {b['ratio']} |"]
+                  f"| {b['chapter']} | {_seconds(b['quiet_s'])} | {_seconds(b['busy_s'])} | "
+                  f"{b['ratio']:.2f} |" if b["ratio"] is not None else
+                  f"| {b['chapter']} | {b['quiet_s']} | {b['busy_s']} | - |"]
     lines += ["", "## LSTM layer vs attention block, forward + backward", "",
               "| n | model | ms | saved MB | peak MB |", "|---|---|---|---|---|"]
     for r in report["length_sweep"]:
@@ -395,6 +397,11 @@ def markdown(report: dict) -> str:
         for name, seconds in report["builds"]["chapters_s"].items():
             lines.append(f"| {name} | {seconds:.1f} |")
     return "\n".join(lines) + "\n"
+
+
+def _seconds(value) -> str:
+    """A time in seconds, or the error a run recorded instead of one."""
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
 
 
 def run(*, repeats: int = 15, quick: bool = False, out_dir: Path = Path("benchmarks/results"),
