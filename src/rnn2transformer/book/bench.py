@@ -52,7 +52,9 @@ from ..training import AUTOCAST_MIN_PARAMETERS, count_parameters
 from . import RunStamp
 from .prose import where_transformer_leads
 
-BUDGETS = {"cold_build_s": 720.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1,
+# The cold build's budget sits above this 2-core machine's spread, not at its best run: four
+# quiet cold builds of the same book on 2026-12-02 took 700, 704, 707 and 762 s.
+BUDGETS = {"cold_build_s": 800.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1,
            # the block at least as fast as PyTorch's; a chapter on a machine with one core
            # taken by another program at most 2.5x its time on a quiet one
            "block_ratio": 1.0, "busy_core_ratio": 2.5}
