@@ -114,46 +114,45 @@ def train(
     ranks = RankState(batches.generator, means, device)
     history, start, seconds_before = saved.resume(model, opt, ranks) if saved else ([], 0, 0.0)
     main = distributed.world().is_main
-    bar = tqdm(total=total_steps, initial=start, desc="train", leave=False,
-               disable=not (progress_enabled(progress) and main))
     started = time.perf_counter()
     model.train()
-    for step in range(start, total_steps):
-        fit_threads()  # a core another program takes is a thread less (cheap: once a second)
-        step_lr = learning_rate(step, lr=lr, total_steps=total_steps, warmup_steps=warmup_steps,
-                                schedule=schedule)
-        for group in opt.param_groups:
-            group["lr"] = step_lr
-        x, y = batches.draw(step)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
-            _, loss = net(x, y)
-        loss = batches.weighted(loss, step)  # unchanged unless ranks hold unequal shares
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        # the norm before clipping is recorded: it is what the gradient chapters plot
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, clip_grad_norm or math.inf)
-        opt.step()
-        means.add(loss, grad_norm)
-        bar.update(1)
-        done = step + 1
-        if done % eval_every == 0 or done == total_steps:
-            row = {"step": done, "epoch": batches.epoch(done), "lr": step_lr, **means.read()}
-            if val_data is not None and main:
-                scores = evaluate(model, val_data, metrics=metrics, device=device)
-                row |= {"val_loss": scores.pop("loss"), **scores}
-            row["elapsed_s"] = seconds_before + time.perf_counter() - started
-            history.append(row := distributed.from_main(row))  # every rank keeps rank 0's
-            bar.set_postfix(loss=f"{row['train_loss']:.4f}")
-            if callback is not None and main:
-                callback(done, model)
-                model.train()
-            if (stop_on_nan and not math.isfinite(row["train_loss"])) or (
-                    stop_when is not None and stop_when(row)):
-                break
-        if saved is not None and saved.due(done, total_steps):
-            saved.save(model, opt, ranks, step=done, history=history,
-                       elapsed_s=seconds_before + time.perf_counter() - started)
-    bar.close()
+    with tqdm(total=total_steps, initial=start, desc="train", leave=False,
+              disable=not (progress_enabled(progress) and main)) as bar:
+        for step in range(start, total_steps):
+            fit_threads()  # a core another program takes is a thread less (cheap: once a second)
+            step_lr = learning_rate(step, lr=lr, total_steps=total_steps, warmup_steps=warmup_steps,
+                                    schedule=schedule)
+            for group in opt.param_groups:
+                group["lr"] = step_lr
+            x, y = batches.draw(step)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp):
+                _, loss = net(x, y)
+            loss = batches.weighted(loss, step)  # unchanged unless ranks hold unequal shares
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            # the norm before clipping is recorded: it is what the gradient chapters plot
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, clip_grad_norm or math.inf)
+            opt.step()
+            means.add(loss, grad_norm)
+            bar.update(1)
+            done = step + 1
+            if done % eval_every == 0 or done == total_steps:
+                row = {"step": done, "epoch": batches.epoch(done), "lr": step_lr, **means.read()}
+                if val_data is not None and main:
+                    scores = evaluate(model, val_data, metrics=metrics, device=device)
+                    row |= {"val_loss": scores.pop("loss"), **scores}
+                row["elapsed_s"] = seconds_before + time.perf_counter() - started
+                history.append(row := distributed.from_main(row))  # every rank keeps rank 0's
+                bar.set_postfix(loss=f"{row['train_loss']:.4f}")
+                if callback is not None and main:
+                    callback(done, model)
+                    model.train()
+                if (stop_on_nan and not math.isfinite(row["train_loss"])) or (
+                        stop_when is not None and stop_when(row)):
+                    break
+            if saved is not None and saved.due(done, total_steps):
+                saved.save(model, opt, ranks, step=done, history=history,
+                           elapsed_s=seconds_before + time.perf_counter() - started)
     model.eval()
     return pd.DataFrame(history)
 

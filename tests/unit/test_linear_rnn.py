@@ -93,7 +93,7 @@ def test_bad_input_is_refused_with_what_was_expected():
         linear_scan(a, b, h0[:, :2])
     with pytest.raises(TypeError, match="floating dtype"):
         sequential_scan(a.long(), b)
-    with pytest.raises(ValueError, match="4 features in its last dimension"):
+    with pytest.raises(ValueError, match=r"x must have shape \(B, T, 4\)"):
         MinGRU(4, 6)(torch.randn(2, 3, 5))
     with pytest.raises(ValueError, match="hidden_size must be an int >= 1"):
         MinGRU(4, 0)

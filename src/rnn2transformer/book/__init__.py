@@ -20,7 +20,7 @@ import torch
 
 from .. import __version__
 from ..device import fit_threads, get_device, set_seed, threads_used
-from ..settings import ENV_SCALE, SCALES, current_scale, scale  # noqa: F401 (the chapters' names)
+from ..settings import scale  # noqa: F401 (the chapters import it from here)
 
 
 @dataclass

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from .._checks import check_int, check_tensor
+from .rnn import check_sequence
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> None:
@@ -102,14 +103,14 @@ class MinGRU(nn.Module):
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        _check_input(x, self.input_size)
+        check_sequence(x, self.input_size)
         out = linear_scan(*self.coefficients(x), state)  # (B, T, H)
         return out, out[:, -1]
 
     def forward_loop(self, x: torch.Tensor, state: torch.Tensor | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor]:
         """The same as ``forward``, one step at a time (what the scan replaces)."""
-        _check_input(x, self.input_size)
+        check_sequence(x, self.input_size)
         out = sequential_scan(*self.coefficients(x), state)
         return out, out[:, -1]
 
@@ -133,9 +134,3 @@ class MinLSTM(MinGRU):
         total = f + i
         return f / total, i / total * self.candidate(x)
 
-
-def _check_input(x: torch.Tensor, input_size: int) -> None:
-    check_tensor("x", x, ndim=3, dtype_kind="float")
-    if x.shape[-1] != input_size:
-        raise ValueError(f"x must have {input_size} features in its last dimension, got "
-                         f"{tuple(x.shape)}")
