@@ -46,6 +46,21 @@ def test_check_function_reports_each_outcome(capsys):
         check_function(not_done, reference, [])
 
 
+def test_a_wrong_answer_is_reported_at_the_element_that_is_wrong(capsys):
+    # Elementwise: the message names the input whose output is wrong (2.0 -> 4, expected 3).
+    inputs = [torch.tensor([0.0, 1.0, 2.0])]
+    wrong = lambda z: torch.where(z == 2, z * 2, z + 1)  # noqa: E731
+    assert not check_function(wrong, lambda z: z + 1, inputs)
+    assert "at input 2 your function gives 4, expected 3" in capsys.readouterr().out
+    # More outputs than inputs (the review's shift_block crash): the output index is named,
+    # for the right test input, and nothing raises.
+    outer = lambda z: torch.outer(z, z)  # noqa: E731
+    off = lambda z: outer(z) + torch.eye(len(z))[[1]].T @ torch.eye(len(z))[[2]]  # noqa: E731
+    inputs = [torch.ones(3), torch.arange(3.0)]
+    assert not check_function(off, outer, inputs)
+    assert "for test input 1 of 2, at output index [1, 2]" in capsys.readouterr().out
+
+
 def test_gradient_explorer_recomputes_when_a_control_moves():
     explorer = gradient_explorer(n_examples=64)
     before, summary = explorer.result.copy(), explorer.summary

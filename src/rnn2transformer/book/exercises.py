@@ -125,7 +125,7 @@ def _compare(answer, reference, inputs, *, name, atol, rtol) -> CheckResult:
         raise TypeError("answer and reference must both be functions")
     if len(inputs) == 0:
         raise ValueError("inputs must hold at least one tensor, got none")
-    for x in inputs:
+    for number, x in enumerate(inputs, 1):
         try:
             got = answer(x.clone())
         except NotImplementedError:
@@ -139,9 +139,14 @@ def _compare(answer, reference, inputs, *, name, atol, rtol) -> CheckResult:
             return CheckResult(False, f"{name} should return a tensor of shape "
                                       f"{tuple(want.shape)}, got {shape}")
         if not torch.allclose(got.double(), want.double(), atol=atol, rtol=rtol):
-            worst = (got.double() - want.double()).abs().argmax()
-            at, gave = x.reshape(-1)[worst].item(), got.reshape(-1)[worst].item()
-            return CheckResult(False, f"Not yet: at input {at:.4g} {name} gives {gave:.6g}, "
-                                      f"expected {want.reshape(-1)[worst].item():.6g}")
+            worst = int((got.double() - want.double()).abs().argmax())
+            gave, expected = got.reshape(-1)[worst].item(), want.reshape(-1)[worst].item()
+            if x.shape == got.shape:  # elementwise: the input that went wrong is worth naming
+                where = f"at input {x.reshape(-1)[worst].item():.4g}"
+            else:  # the output's shape is not the input's: name the output element instead
+                index = [int(i) for i in torch.unravel_index(torch.tensor(worst), got.shape)]
+                where = f"for test input {number} of {len(inputs)}, at output index {index}"
+            return CheckResult(False, f"Not yet: {where} {name} gives {gave:.6g}, "
+                                      f"expected {expected:.6g}")
     return CheckResult(True, f"Correct: {name} matches the reference on {len(inputs)} test "
                              "inputs.")
