@@ -6,6 +6,7 @@ Chapter 1 uses :func:`make_spirals`; later chapters add their sequence tasks her
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -256,10 +257,21 @@ def recall_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     return (logits.argmax(dim=-1)[scored] == targets[scored]).float().mean()
 
 
-def multi_query_recall_batches(n_pairs: int, vocab_size: int, *, n_queries: int | None = None,
-                               batch_size: int = 64):
-    """Batches of :func:`multi_query_recall` for :func:`rnn2transformer.train`."""
-    def task(batch, pairs, vocab, *, generator):
-        return multi_query_recall(batch, pairs, vocab, n_queries=n_queries, generator=generator)
+def multi_query_recall_batches(n_pairs: int | Sequence[int], vocab_size: int, *,
+                               n_queries: int | None = None, batch_size: int = 64):
+    """Batches of :func:`multi_query_recall` for :func:`rnn2transformer.train`. With a list
+    of ``n_pairs`` each batch draws its number of pairs from the list (with the batch's own
+    generator), so one model learns every length of context at once, as in Zoology's
+    training mixture; every example in a batch has the same number of pairs."""
+    choices = [n_pairs] if isinstance(n_pairs, int) else list(n_pairs)
+    if not choices or not all(isinstance(n, int) and not isinstance(n, bool) for n in choices):
+        raise ValueError(f"n_pairs must be a whole number or a list of them, got {n_pairs!r}")
 
-    return batch_function(task, n_pairs, vocab_size, batch_size=batch_size)
+    def task(batch, vocab, *, generator):
+        pick = int(torch.randint(len(choices), (1,), generator=generator, device=generator.device))
+        return multi_query_recall(batch, choices[pick], vocab, n_queries=n_queries,
+                                  generator=generator)
+
+    for n in choices:  # fail now, naming the bad number of pairs
+        multi_query_recall(1, n, vocab_size, n_queries=n_queries)
+    return batch_function(task, vocab_size, batch_size=batch_size)

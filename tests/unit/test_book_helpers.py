@@ -156,6 +156,18 @@ def test_streaming_explorer_carries_a_fixed_state_for_the_lstm_only():
     assert longer["LSTM"] == kb["LSTM"] and longer["Transformer"] > 3 * kb["Transformer"]
 
 
+def test_scan_explorer_times_loop_and_scan_and_they_agree():
+    from rnn2transformer.book.explorers import ScanExplorer
+
+    explorer = ScanExplorer(live=False)
+    result = explorer.compute(length=100, width=16)
+    assert list(result.way) == ["loop", "scan"] and (result.ms > 0).all()
+    assert result.max_difference.iloc[0] < 1e-5  # the same recurrence, two ways
+    explorer.result = result
+    assert "loop / scan" in explorer.summarize(result)
+    explorer.chart().to_dict()
+
+
 def test_a_build_that_executed_every_chapter_is_cold_whatever_the_appendices_did(tmp_path,
                                                                                    monkeypatch):
     from rnn2transformer.book import buildinfo

@@ -1,16 +1,23 @@
 """Linear recurrences (rnn2transformer.models.linear_rnn): the parallel scan equals the loop,
 and minGRU/minLSTM run the same recurrence by scan, by loop and one step at a time."""
 
+import dataclasses
+
 import pytest
 import torch
 
 from rnn2transformer.models.linear_rnn import (
+    LinearRNNConfig,
+    LinearRNNModel,
     MinGRU,
     MinLSTM,
     linear_scan,
+    log_space_scan,
     scan_depth,
     sequential_scan,
 )
+from rnn2transformer.models.pairs import char_lm_trio
+from rnn2transformer.models.shared import count_parameters
 
 
 def pairs(T, *, dtype=torch.float64, seed=0, tiny=False):
@@ -97,3 +104,81 @@ def test_bad_input_is_refused_with_what_was_expected():
         MinGRU(4, 6)(torch.randn(2, 3, 5))
     with pytest.raises(ValueError, match="hidden_size must be an int >= 1"):
         MinGRU(4, 0)
+
+
+@pytest.mark.parametrize("T", [1, 5, 256, 1000])
+def test_the_log_space_form_equals_the_loop_for_both_signs_of_b(T):
+    a, b, h0 = pairs(T)
+    a = 0.05 + 0.95 * a  # gates in (0, 1]: the log-space form needs log a
+    for start in (None, h0):
+        torch.testing.assert_close(log_space_scan(a, b, start), sequential_scan(a, b, start),
+                                   rtol=0, atol=1e-9)
+
+
+def test_the_log_space_form_survives_where_the_closed_form_as_written_overflows():
+    g = torch.Generator().manual_seed(0)
+    a = 0.5 + 0.5 * torch.rand(1, 2000, 4, generator=g)
+    b = torch.randn(1, 2000, 4, generator=g)
+    A = torch.cumprod(a, dim=1)
+    assert not torch.isfinite(A * torch.cumsum(b / A, dim=1)).all()  # the naive form fails
+    reference = sequential_scan(a.double(), b.double())
+    got = log_space_scan(a, b)
+    assert torch.isfinite(got).all()
+    assert (got.double() - reference).abs().max() < 1e-2  # float32 loses digits, not the value
+
+
+def test_log_space_gradients_are_finite_and_match_the_loop():
+    a, b, _ = pairs(40)
+    a = (0.1 + 0.9 * a).requires_grad_()
+    b = b.requires_grad_()
+    weights = torch.randn(3, 40, 5, dtype=torch.float64)
+    grads = [torch.autograd.grad((f(a, b) * weights).sum(), (a, b))
+             for f in (log_space_scan, sequential_scan)]
+    for got, want in zip(*grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-7, atol=1e-9)
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        log_space_scan(torch.zeros(1, 3, 2), torch.zeros(1, 3, 2))
+
+
+@pytest.mark.parametrize("kind", ["mingru", "minlstm"])
+def test_the_model_streams_step_by_step_to_the_same_outputs(kind):
+    torch.manual_seed(0)
+    model = LinearRNNModel(LinearRNNConfig(kind=kind, vocab_size=11, d_model=8, n_layers=2,
+                                           d_ff=16, output_size=11)).double().eval()
+    x = torch.randint(0, 11, (2, 9))
+    whole, _ = model(x)
+    state, pieces = None, []
+    for t in range(9):  # one token at a time, with a state of one (B, d) vector per layer
+        out, state = model.forward_cached(x[:, t:t + 1], state)
+        pieces.append(out)
+        assert [tuple(s.shape) for s in state] == [(2, 8), (2, 8)]
+    torch.testing.assert_close(torch.cat(pieces, dim=1), whole, rtol=0, atol=1e-12)
+    loop = LinearRNNModel(dataclasses.replace(model.config, scan=False)).double()
+    loop.load_state_dict(model.state_dict())
+    torch.testing.assert_close(loop(x)[0], whole, rtol=0, atol=1e-12)
+    _, loss = model(x, x)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+
+
+def test_the_model_refuses_bad_configs_and_inputs():
+    with pytest.raises(ValueError, match="kind"):
+        LinearRNNConfig(kind="lstm")
+    with pytest.raises(ValueError, match="d_model"):
+        LinearRNNConfig(d_model=0)
+    with pytest.raises(TypeError, match="LinearRNNConfig"):
+        LinearRNNModel({"kind": "mingru"})
+    model = LinearRNNModel(LinearRNNConfig(vocab_size=5, d_model=4, d_ff=8, output_size=5))
+    with pytest.raises(TypeError, match="x must have an integer dtype"):
+        model(torch.randn(2, 3))
+    with pytest.raises(ValueError, match="one tensor per layer"):
+        model.forward_from(torch.zeros(1, 3, dtype=torch.long), [torch.zeros(1, 4)])
+
+
+@pytest.mark.parametrize("width", [32, 64])
+def test_the_trio_has_three_models_of_the_same_size(width):
+    models = char_lm_trio(width)
+    sizes = {name: count_parameters(m) for name, m in models.items()}
+    assert set(sizes) == {"LSTM", "minGRU", "Transformer"}
+    target = sizes["Transformer"]
+    for name, size in sizes.items():
+        assert abs(size - target) / target < 0.01, (name, sizes)

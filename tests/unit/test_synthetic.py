@@ -73,3 +73,18 @@ def test_multi_query_recall_refuses_what_it_cannot_make():
         multi_query_recall(2, 6, 10)
     with pytest.raises(ValueError, match="n_queries must be at most n_pairs = 3"):
         multi_query_recall(2, 3, 10, n_queries=4)
+
+
+def test_a_recall_mixture_draws_every_number_of_pairs_and_refuses_bad_ones():
+    from rnn2transformer.synthetic import multi_query_recall_batches
+
+    draw = multi_query_recall_batches([2, 4, 8], 40, batch_size=5)
+    g = torch.Generator().manual_seed(0)
+    lengths = {draw(g)[0].shape[1] for _ in range(40)}
+    assert lengths == {6, 12, 24}  # 2N + N for each N in the list
+    x, y = draw(torch.Generator().manual_seed(3))
+    assert x.shape == y.shape and x.shape[0] == 5
+    with pytest.raises(ValueError, match="n_pairs must be at most"):
+        multi_query_recall_batches([2, 30], 40)
+    with pytest.raises(ValueError, match="whole number or a list"):
+        multi_query_recall_batches([], 40)

@@ -446,6 +446,56 @@ class StreamingExplorer(Explorer):
         )
 
 
+class ScanExplorer(Explorer):
+    """One minGRU layer, forward and backward, run by the loop and by the parallel scan at the
+    length and width you choose: the time of each and the largest difference between their
+    states (the two must agree: they compute the same recurrence)."""
+
+    def __init__(self, *, live: bool = True) -> None:
+        super().__init__(live=live)
+
+    def make_controls(self) -> dict[str, widgets.ValueWidget]:
+        return {
+            "length": widgets.Dropdown(options=[16, 64, 256, 1024], value=256,
+                                       description="length T"),
+            "width": widgets.Dropdown(options=[16, 64, 256], value=64, description="width"),
+        }
+
+    def compute(self, length: int, width: int) -> pd.DataFrame:
+        from ..models.linear_rnn import MinGRU
+        from ..profiling import time_backward
+
+        device = get_device()
+        torch.manual_seed(0)
+        layer = MinGRU(width, width).to(device)
+        x = torch.randn(4, length, width, device=device)
+        rows = []
+        for way, run in [("loop", layer.forward_loop), ("scan", layer.forward)]:
+            timing = time_backward(lambda run=run: run(x)[0].square().mean(), device=device,
+                                   repeats=3, warmup=1)
+            rows.append({"way": way, "ms": 1000 * timing["median_s"],
+                         "states": run(x)[0].detach()})
+        gap = float((rows[0]["states"] - rows[1]["states"]).abs().max())
+        return pd.DataFrame([{"way": r["way"], "ms": r["ms"], "length": length, "width": width,
+                              "max_difference": gap} for r in rows])
+
+    def summarize(self, result: pd.DataFrame) -> str:
+        loop, scan = result.set_index("way").ms.loc[["loop", "scan"]]
+        return (f"T = {int(result.length.iloc[0])}: loop {loop:.2f} ms, scan {scan:.2f} ms "
+                f"(loop / scan = {loop / scan:.2f}); the states differ by at most "
+                f"{result.max_difference.iloc[0]:.1e}")
+
+    def chart(self):
+        import altair as alt
+
+        return (
+            alt.Chart(self.result).mark_bar()
+            .encode(x=alt.X("way:N", title=None), y=alt.Y("ms:Q", title="forward + backward (ms)"),
+                    color="way:N")
+            .properties(width=300, height=200)
+        )
+
+
 def gradient_explorer(**kwargs: object) -> GradientExplorer:
     """Chapter 1's live explorer (see :class:`GradientExplorer`)."""
     return GradientExplorer(**kwargs)
@@ -498,3 +548,8 @@ EXPLORERS = {
     "08_transfer_learning": freezing_explorer,
     "09_is_lstm_dead": streaming_explorer,
 }
+
+
+def scan_explorer(**kwargs: object) -> ScanExplorer:
+    """Chapter 10's live explorer (see :class:`ScanExplorer`)."""
+    return ScanExplorer(**kwargs)

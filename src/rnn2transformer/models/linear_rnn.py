@@ -26,15 +26,24 @@ gates and normalises them to sum to one:
 Both have ``forward(x, state=None) -> (out, h_T)`` (the scan), ``forward_loop`` (the same
 recurrence one step at a time) and ``step(x_t, state) -> h_t`` (one token, for generation with
 a constant-size state).
+
+One such layer is linear in time, so it cannot combine two earlier tokens in a nonlinear way by
+itself. Feng et al. stack them like a Transformer's blocks: :class:`LinearRNNModel` is the
+pre-norm Transformer of :mod:`.transformer` with each block's self-attention swapped for a
+minGRU or minLSTM layer (the "time mixer"); everything else, the feed-forward sublayer, the
+residuals, the layer norms and the readout, is the same.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from .._checks import check_int, check_tensor
+from .._checks import check_choice, check_int, check_tensor
 from .rnn import check_sequence
+from .shared import check_config, task_loss
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> None:
@@ -78,6 +87,37 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
         a = torch.cat([a[:, :offset], a[:, offset:] * a[:, :-offset]], dim=1)
         offset *= 2
     return b
+
+
+def log_space_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
+                   ) -> torch.Tensor:
+    """The same states again, in closed form: with A_t = a_0 a_1 ... a_t,
+
+        h_t = A_t * (b_0 / A_0 + b_1 / A_1 + ... + b_t / A_t),
+
+    two cumulative operations (each itself a scan) instead of log2 T rounds. Written as it
+    stands, the closed form fails: A_t underflows to 0 within a few hundred steps and b_s / A_s
+    overflows. So it is computed in logarithms (Heinsen 2023): log A_t is a cumulative sum of
+    log a, and the sum of b_s / A_s is ``logcumsumexp`` of log b_s - log A_s, which never
+    overflows. Negative b are summed apart from positive b (two logarithms, one subtraction).
+    ``a`` must lie in (0, 1], as every gate here does. Its price is precision: log A_t and the
+    log of the sum grow with t and nearly cancel, so in float32 the relative error grows with
+    |log A_t| (the chapter measures it); :func:`linear_scan` has no such loss."""
+    _check_pair(a, b, h0)
+    if bool((a <= 0).any()) or bool((a > 1).any()):
+        raise ValueError("log_space_scan needs every a in (0, 1]; got values outside it")
+    if h0 is not None:
+        b = torch.cat([(a[:, :1] * h0.unsqueeze(1) + b[:, :1]), b[:, 1:]], dim=1)
+    log_A = torch.cumsum(torch.log(a), dim=1)  # (B, T, D), falling
+    # a finite stand-in for log 0, so that no gradient meets -inf - (-inf)
+    nothing = torch.finfo(b.dtype).min / 4
+    log_size = torch.log(b.abs().clamp_min(torch.finfo(b.dtype).tiny))
+
+    def part(sign: int) -> torch.Tensor:  # the sum of the b of one sign, back from log space
+        log_b = torch.where(sign * b > 0, log_size, torch.full_like(b, nothing))
+        return torch.exp(log_A + torch.logcumsumexp(log_b - log_A, dim=1))
+
+    return part(1) - part(-1)
 
 
 def scan_depth(length: int) -> int:
@@ -134,3 +174,106 @@ class MinLSTM(MinGRU):
         total = f + i
         return f / total, i / total * self.candidate(x)
 
+
+
+CELLS = {"mingru": MinGRU, "minlstm": MinLSTM}
+
+
+@dataclass
+class LinearRNNConfig:
+    kind: str = "mingru"  # the time mixer: "mingru" or "minlstm"
+    vocab_size: int = 65  # token ids in, embedded
+    d_model: int = 64  # width of every position's vector, and of each layer's state
+    n_layers: int = 2  # blocks
+    d_ff: int = 256  # feed-forward width
+    output_size: int = 65  # classes per prediction
+    readout: str = "all"  # "all": one prediction per step; "last": from the last step
+    loss: str = "cross_entropy"  # "mse" or "cross_entropy"
+    scan: bool = True  # True: all states by linear_scan; False: by the loop (same numbers)
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, tuple(CELLS))
+        check_config(self)
+        check_choice("readout", self.readout, ("all", "last"))
+        check_choice("loss", self.loss, ("mse", "cross_entropy"))
+        if not isinstance(self.scan, bool):
+            raise TypeError(f"scan must be True or False, got {self.scan!r}")
+
+
+class LinearRNNBlock(nn.Module):
+    """x + Mixer(LN(x)), then x + FFN(LN(x)): a pre-norm Transformer block whose mixer over
+    time is a minGRU or minLSTM layer instead of self-attention. (B, T, d) -> (B, T, d)."""
+
+    def __init__(self, kind: str, d_model: int, d_ff: int, *, scan: bool = True) -> None:
+        super().__init__()
+        self.scan = scan
+        self.cell = CELLS[kind](d_model, d_model)
+        self.linear1 = nn.Linear(d_model, d_ff)
+        self.linear2 = nn.Linear(d_ff, d_model)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The block over ``x`` (B, T, d) from the mixer's ``state`` (B, d) or None; returns
+        the new ``x`` and the mixer's last state."""
+        h = self.norm1(x)
+        if x.shape[1] == 1:  # one new token (generation): one step, no scan to set up
+            last = self.cell.step(h[:, 0], state)
+            read = last.unsqueeze(1)
+        else:
+            read, last = (self.cell if self.scan else self.cell.forward_loop)(h, state)
+        x = x + read
+        x = x + self.linear2(torch.relu(self.linear1(self.norm2(x))))
+        return x, last
+
+
+class LinearRNNModel(nn.Module):
+    """Embedding -> ``n_layers`` :class:`LinearRNNBlock` -> layer norm -> readout.
+
+    ``forward(x, targets) -> (out, loss)`` like every task model of the book. No position
+    encoding: the recurrence knows the order. ``forward_cached(x, state)`` continues from a
+    state that has one (B, d) vector per layer, however long the past.
+    """
+
+    def __init__(self, config: LinearRNNConfig) -> None:
+        super().__init__()
+        if not isinstance(config, LinearRNNConfig):
+            raise TypeError(f"config must be a LinearRNNConfig, got {type(config).__name__}")
+        self.config = c = config
+        self.embed = nn.Embedding(c.vocab_size, c.d_model)
+        self.blocks = nn.ModuleList(LinearRNNBlock(c.kind, c.d_model, c.d_ff, scan=c.scan)
+                                    for _ in range(c.n_layers))
+        self.norm = nn.LayerNorm(c.d_model)
+        self.head = nn.Linear(c.d_model, c.output_size)
+
+    def forward_from(self, x: torch.Tensor, state: list[torch.Tensor] | None = None
+                     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Outputs for ``x`` (B, T) of ids, starting from ``state`` (None: zeros), and the
+        state after the last step: one (B, d_model) tensor per layer."""
+        check_tensor("x", x, ndim=2, dtype_kind="int")
+        if state is not None and len(state) != len(self.blocks):
+            raise ValueError(f"state must hold one tensor per layer ({len(self.blocks)}), "
+                             f"got {len(state)}")
+        h, new_state = self.embed(x), []
+        for i, block in enumerate(self.blocks):
+            h, last = block(h, None if state is None else state[i])
+            new_state.append(last)
+        return self.head(self.norm(h)), new_state
+
+    @torch.no_grad()
+    def forward_cached(self, x: torch.Tensor, state: list[torch.Tensor] | None = None
+                       ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """:meth:`forward_from` without gradients, for generation one token at a time."""
+        return self.forward_from(x, state)
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        out, _ = self.forward_from(x)  # (B, T, output_size)
+        if self.config.readout == "last":
+            out = out[:, -1]
+        if self.config.output_size == 1 and self.config.loss == "mse":
+            out = out.squeeze(-1)
+        if targets is None:
+            return out, None
+        return out, task_loss(out, targets, self.config.loss)
