@@ -54,7 +54,9 @@ from .prose import where_transformer_leads
 
 # The cold build's budget sits above this 2-core machine's spread, not at its best run: four
 # quiet cold builds of the same book on 2026-12-02 took 700, 704, 707 and 762 s.
-BUDGETS = {"cold_build_s": 800.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1,
+# cold build: 800 s for chapters 1-9 (four quiet builds took 700-762 s), plus 150 s, one
+# chapter budget, for chapter 10
+BUDGETS = {"cold_build_s": 950.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1,
            # the block at least as fast as PyTorch's; a chapter on a machine with one core
            # taken by another program at most 2.5x its time on a quiet one
            "block_ratio": 1.0, "busy_core_ratio": 2.5}
