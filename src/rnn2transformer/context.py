@@ -46,29 +46,57 @@ def loss_by_position(
 def context_that_helps(by_position: pd.DataFrame, *, within: float = 0.02) -> int:
     """How many tokens of context still lower a model's loss, read from
     :func:`loss_by_position`: positions are grouped in doubling bins (1, 2-3, 4-7, ... tokens
-    seen), and this is the start of the first bin from which every later bin's mean loss stays
-    within ``within`` (a fraction) of the last bin's. Bins average away the noise of single
-    positions; the last bin is the level the model reaches with all the context it has."""
+    seen, the last bin running to the end of the window), and this is the start of the first
+    bin from which every later bin's mean loss stays within ``within`` (a fraction) of the
+    reference, the mean over the last bin. The last bin holds the second half of the window, so
+    the reference is an average over many positions, never a single one."""
     if not isinstance(by_position, pd.DataFrame) or not {"position", "loss"} <= set(by_position):
         raise ValueError("by_position must be a loss_by_position table (position, loss)")
     check_float("within", within, minimum=0.0)
-    seen = by_position.position.to_numpy() + 1  # tokens of context at each position
-    bins = pd.Series(by_position.loss.to_numpy()).groupby(np.floor(np.log2(seen)).astype(int))
-    means = bins.mean()
+    means = _bin_means(by_position)
     above = means.to_numpy() > means.iloc[-1] * (1 + within)
     first_flat = int(np.nonzero(above)[0].max() + 1) if above.any() else 0
     return int(2 ** means.index[first_flat])
 
 
+def _bin_means(by_position: pd.DataFrame) -> pd.Series:
+    """Mean loss per doubling bin of tokens seen; the window's last position joins the bin
+    before it (for a window of 2^k it would otherwise be a bin of one)."""
+    seen = by_position.position.to_numpy() + 1
+    last = max(0, int(np.floor(np.log2(max(seen.max() - 1, 1)))))
+    bins = np.minimum(np.floor(np.log2(seen)).astype(int), last)
+    return pd.Series(by_position.loss.to_numpy()).groupby(bins).mean()
+
+
+def gain_beyond(by_position: pd.DataFrame, start: int) -> float:
+    """What context beyond ``start`` tokens is worth: the mean loss at the positions that have
+    seen ``start`` to ``2 start - 1`` tokens minus the mean over the second half of the window
+    (nats per token; positive when the longer context lowers the loss). A number per model and
+    seed, so seeds can be compared with :func:`rnn2transformer.evidence.compare_seeds`."""
+    if not isinstance(by_position, pd.DataFrame) or not {"position", "loss"} <= set(by_position):
+        raise ValueError("by_position must be a loss_by_position table (position, loss)")
+    seen = by_position.position.to_numpy() + 1
+    check_int("start", start, minimum=1)
+    if 4 * start > seen.max():
+        raise ValueError(f"start must be at most a quarter of the window ({seen.max()}), got "
+                         f"{start}")
+    loss = by_position.loss.to_numpy()
+    early = loss[(seen >= start) & (seen < 2 * start)].mean()
+    return float(early - loss[seen > seen.max() // 2].mean())
+
+
 @torch.no_grad()
 def shuffled_context_loss(
     model: nn.Module, data: Batch, *, keep_last: int, score_last: int, seed: int = 0,
-    device: torch.device | None = None,
+    separator: int | None = None, device: torch.device | None = None,
 ) -> dict[str, float]:
     """How much a language model uses distant context: its loss on the last ``score_last``
-    positions of each window, as it is and with every token before the last ``keep_last``
-    shuffled within the window (the same words, no longer in order). Returns ``intact``,
-    ``shuffled`` and their difference ``cost`` (nats per token)."""
+    positions of each window, as it is and with the tokens before the last ``keep_last``
+    shuffled within the window. With ``separator`` (the id of a space) whole words are shuffled,
+    each keeping its letters in order, as Khandelwal et al. (2018) shuffled words: the distant
+    text keeps its words and loses their order. Without it single tokens are shuffled, which
+    also destroys the words. Returns ``intact``, ``shuffled`` and their difference ``cost``
+    (nats per token)."""
     check_data("data", data)
     x, y = data
     check_int("keep_last", keep_last, minimum=1)
@@ -79,9 +107,30 @@ def shuffled_context_loss(
                          f"{keep_last}")
     g = torch.Generator().manual_seed(seed)
     far = T - keep_last  # positions 0 .. far-1 are "distant" and get shuffled
-    order = torch.argsort(torch.rand(len(x), far, generator=g), dim=1)
     shuffled = x.clone()
-    shuffled[:, :far] = torch.gather(x[:, :far], 1, order)
+    if separator is None:
+        order = torch.argsort(torch.rand(len(x), far, generator=g), dim=1)
+        shuffled[:, :far] = torch.gather(x[:, :far], 1, order)
+    else:
+        check_int("separator", separator, minimum=0)
+        for row in range(len(x)):
+            shuffled[row, :far] = shuffle_words(x[row, :far], separator, generator=g)
     intact = loss_by_position(model, (x, y), device=device).loss.iloc[-score_last:].mean()
     broken = loss_by_position(model, (shuffled, y), device=device).loss.iloc[-score_last:].mean()
     return {"intact": float(intact), "shuffled": float(broken), "cost": float(broken - intact)}
+
+
+def shuffle_words(ids: torch.Tensor, separator: int, *, generator: torch.Generator
+                  ) -> torch.Tensor:
+    """``ids`` (a 1-D run of token ids) with its words in a random order: the words are the runs
+    between ``separator`` tokens, and they are put back with the separators where they were, so
+    the result has the same length, the same tokens and the same words, in a new order. A partial
+    word at either end of the run moves like any other."""
+    if ids.ndim != 1:
+        raise ValueError(f"ids must be 1-D, got shape {tuple(ids.shape)}")
+    at = (ids == separator).nonzero().flatten().tolist()
+    words = [ids[a + 1:b] for a, b in zip([-1] + at, at + [len(ids)], strict=True)]
+    order = torch.randperm(len(words), generator=generator).tolist()
+    space = ids.new_tensor([separator])
+    pieces = [piece for i in order for piece in (words[i], space)][:-1]  # no space after the last
+    return torch.cat(pieces)

@@ -44,6 +44,16 @@ def without_definitions(source: str, names: set[str]) -> str:
     return "\n".join(line for n, line in enumerate(source.splitlines(), 1) if n not in drop)
 
 
+def checked_name(source: str) -> str:
+    """The name of the reader's function in a self-check cell: ``check_function``'s first
+    argument."""
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check_function"
+                and node.args and isinstance(node.args[0], ast.Name)):
+            return node.args[0].id
+    raise AssertionError(f"no check_function(<name>, ...) call in:\n{source}")
+
+
 def with_solution_steps(chapter: Path) -> nbformat.NotebookNode:
     notebook = jupytext.read(chapter)
     implement = [e for e in catalogue(chapter) if e.kind == "Implement"]
@@ -67,6 +77,20 @@ def with_solution_steps(chapter: Path) -> nbformat.NotebookNode:
         cells.append(nbformat.v4.new_code_cell(
             f"assert _check_results[-1].passed, ('{label}: the solution fails its own check', "
             f"_check_results[-1].message)"))
+        # A wrong answer: the solution's output, moved a little. The check must say where it
+        # is wrong ("Not yet: ... gives ..., expected ...") rather than pass or crash.
+        answer = checked_name(cell.source)
+        cells.append(nbformat.v4.new_code_cell(
+            f"_right = {answer}\n"
+            f"def {answer}(x):\n"
+            f"    out = _right(x)\n"
+            f"    return out + 0.25 * (out.abs() + 1) * (torch.arange(out.numel()).reshape("
+            f"out.shape) == out.numel() // 2)\n\n"
+            + without_definitions(cell.source, {answer})))
+        cells.append(nbformat.v4.new_code_cell(
+            f"assert not _check_results[-1].passed and _check_results[-1].message.startswith("
+            f"'Not yet: '), ('{label}: a wrong answer is not reported as wrong', "
+            f"_check_results[-1].message)\n{answer} = _right"))
     assert seen == {e.label for e in implement}, f"self-check cells not found: {implement}"
     notebook.cells = cells
     return notebook

@@ -6,7 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from rnn2transformer.context import context_that_helps, loss_by_position, shuffled_context_loss
+from rnn2transformer.context import (
+    context_that_helps,
+    gain_beyond,
+    loss_by_position,
+    shuffle_words,
+    shuffled_context_loss,
+)
 
 
 def test_loss_by_position_averages_the_per_position_cross_entropy():
@@ -69,3 +75,34 @@ def test_context_that_helps_reads_where_the_loss_levels_off():
     assert context_that_helps(flat) == 1  # no context helps: the first bin is already level
     with pytest.raises(ValueError, match="loss_by_position table"):
         context_that_helps(pd.DataFrame({"x": [1]}))
+
+
+def test_the_reference_level_is_many_positions_not_the_last_one():
+    import numpy as np
+
+    positions = np.arange(256)
+    loss = np.full(256, 2.0)
+    loss[-1] = 1.0  # one odd last position: with it as the reference, nothing would be level
+    table = pd.DataFrame({"position": positions, "loss": loss})
+    assert context_that_helps(table) == 1
+    # gain_beyond: loss at 16-31 tokens seen minus the second half's mean
+    falling = pd.DataFrame({"position": positions, "loss": np.where(positions < 128, 3.0, 2.0)})
+    assert gain_beyond(falling, 16) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="a quarter of the window"):
+        gain_beyond(falling, 100)
+
+
+def test_shuffling_words_keeps_every_word_and_its_letters():
+    space = 0
+    ids = torch.tensor([5, 6, 0, 7, 0, 8, 9, 9, 0, 4])  # "ab c deef g" as ids
+    g = torch.Generator().manual_seed(1)
+    seen = set()
+    for _ in range(20):
+        out = shuffle_words(ids, space, generator=g)
+        assert sorted(out.tolist()) == sorted(ids.tolist()) and len(out) == len(ids)
+        words = [w for w in "".join(chr(97 + t) for t in out.tolist()).split("a") if w]
+        assert sorted(words) == sorted(["fg", "h", "ijj", "e"])  # each word intact
+        seen.add(tuple(out.tolist()))
+    assert len(seen) > 1  # and the order does change
+    with pytest.raises(ValueError, match="1-D"):
+        shuffle_words(ids[None], space, generator=g)
