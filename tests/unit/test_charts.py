@@ -127,3 +127,18 @@ def test_baseline_rules_layer_labelled_lines_on_the_models_axis():
     assert [v["model"] for v in values] == ["unigram counts", "bigram counts", "trigram counts"]
     with pytest.raises(ValueError, match="baselines must map names to bits per character"):
         charts.baseline_rules({})
+
+
+def test_the_diagrams_are_charts_with_their_labels_and_refuse_bad_parts():
+    from rnn2transformer.book import diagrams
+
+    for chart, label in [(diagrams.lstm_cell(), "c[t]"), (diagrams.unrolled_rnn(3), "h[3]"),
+                         (diagrams.transformer_block(), "feed-forward")]:
+        spec = chart.to_dict()
+        assert label in str(spec)  # the text is text, for a screen reader and a search
+    with pytest.raises(ValueError, match="kind in"):
+        diagrams.diagram([(1, 1, 1, 1, "x", "unknown")], [])
+    with pytest.raises(ValueError, match="style in"):
+        diagrams.diagram([], [(0, 0, 1, 1, "sideways")])
+    with pytest.raises(ValueError, match="steps must be"):
+        diagrams.unrolled_rnn(9)

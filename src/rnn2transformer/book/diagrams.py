@@ -1,0 +1,139 @@
+"""Schematic diagrams drawn as charts: the LSTM cell (chapter 4), a recurrent network unrolled
+in time with the path of back-propagation (chapter 3), and a pre-norm Transformer block
+(chapter 7).
+
+They are Vega-Lite charts like every figure of the book, so they render on the site, in the PDF
+and in a notebook by the same path, and their text is text a screen reader can reach. Each is
+built from two lists: boxes (a label at a position, with a size) and arrows (from a point to a
+point). :func:`diagram` draws any such pair; the three functions below are the book's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import altair as alt
+import pandas as pd
+
+from .charts import TEXT
+
+# (x, y, width, height, label, kind): kind picks the fill; "op" is a small round operation
+Box = tuple[float, float, float, float, str, str]
+# (x1, y1, x2, y2, style): "forward" or "backward" end in an arrowhead; "plain" is a line
+# without one, to draw a bend as several segments
+Arrow = tuple[float, float, float, float, str]
+
+FILLS = {"gate": "#dbe8f5", "state": "#fdf1d6", "op": "#ffffff", "layer": "#e4f1e1",
+         "input": "#f2f2f2", "loss": "#f8dede"}
+STROKES = {"forward": TEXT, "backward": "#c0392b", "plain": TEXT}
+
+
+def diagram(boxes: Sequence[Box], arrows: Sequence[Arrow], *, width: int = 520,
+            height: int = 300, title: str = "") -> alt.LayerChart:
+    """Boxes with labels and arrows between points, on a 100 x 60 canvas with no axes."""
+    for box in boxes:
+        if len(box) != 6 or box[5] not in FILLS:
+            raise ValueError(f"a box is (x, y, width, height, label, kind) with kind in "
+                             f"{sorted(FILLS)}, got {box!r}")
+    for arrow in arrows:
+        if len(arrow) != 5 or arrow[4] not in STROKES:
+            raise ValueError(f"an arrow is (x1, y1, x2, y2, style) with style in "
+                             f"{sorted(STROKES)}, got {arrow!r}")
+    x = alt.X("x:Q", scale=alt.Scale(domain=[0, 100]), axis=None)
+    y = alt.Y("y:Q", scale=alt.Scale(domain=[0, 60]), axis=None)
+    table = pd.DataFrame(
+        [{"x": bx - w / 2, "x2": bx + w / 2, "y": by - h / 2, "y2": by + h / 2, "label": label,
+          "cx": bx, "cy": by, "kind": kind, "fill": FILLS[kind]}
+         for bx, by, w, h, label, kind in boxes])
+    lines = pd.DataFrame([{"x": x1, "y": y1, "x2": x2, "y2": y2, "color": STROKES[style],
+                           "dash": style} for x1, y1, x2, y2, style in arrows])
+    # an arrowhead: a triangle at the end, turned to point along the arrow (0 degrees is up)
+    heads = pd.DataFrame([{"x": x2, "y": y2, "color": STROKES[style],
+                           "angle": math.degrees(math.atan2(x2 - x1, y2 - y1))}
+                          for x1, y1, x2, y2, style in arrows if style != "plain"])
+    rects = alt.Chart(table[table.kind != "op"]).mark_rect(
+        stroke=TEXT, strokeWidth=1, cornerRadius=3).encode(
+        x=x, x2="x2:Q", y=y, y2="y2:Q", fill=alt.Fill("fill:N", scale=None))
+    ops = alt.Chart(table[table.kind == "op"]).mark_point(
+        shape="circle", size=520, filled=True, fill="#ffffff", stroke=TEXT, strokeWidth=1,
+        opacity=1).encode(x=alt.X("cx:Q", scale=alt.Scale(domain=[0, 100]), axis=None),
+                          y=alt.Y("cy:Q", scale=alt.Scale(domain=[0, 60]), axis=None))
+    labels = alt.Chart(table).mark_text(fontSize=12, color=TEXT).encode(
+        x=alt.X("cx:Q", scale=alt.Scale(domain=[0, 100]), axis=None),
+        y=alt.Y("cy:Q", scale=alt.Scale(domain=[0, 60]), axis=None), text="label:N")
+    rules = alt.Chart(lines).mark_rule(strokeWidth=1.5).encode(
+        x=x, x2="x2:Q", y=y, y2="y2:Q", color=alt.Color("color:N", scale=None),
+        strokeDash=alt.StrokeDash("dash:N", scale=alt.Scale(
+            domain=["forward", "backward", "plain"], range=[[1, 0], [5, 3], [1, 0]]),
+            legend=None))
+    tips = alt.Chart(heads).mark_point(shape="triangle", size=60, filled=True, opacity=1).encode(
+        x=x, y=y, angle=alt.Angle("angle:Q", scale=alt.Scale(domain=[0, 360], range=[0, 360])),
+        color=alt.Color("color:N", scale=None))
+    chart = alt.layer(rules, tips, rects, ops, labels).properties(width=width, height=height)
+    return chart.properties(title=title) if title else chart
+
+
+def lstm_cell() -> alt.LayerChart:
+    """The LSTM cell of chapter 4: the cell state runs along the top through one multiplication
+    by the forget gate and one addition; the gates read h[t-1] and x[t]."""
+    boxes = [
+        (6, 50, 10, 6, "c[t−1]", "state"), (94, 50, 10, 6, "c[t]", "state"),
+        (30, 50, 5, 5, "×", "op"), (55, 50, 5, 5, "+", "op"),
+        (22, 22, 9, 6, "σ  f", "gate"), (38, 22, 9, 6, "σ  i", "gate"),
+        (52, 22, 10, 6, "tanh  g", "gate"), (68, 22, 9, 6, "σ  o", "gate"),
+        (46, 36, 5, 5, "×", "op"), (82, 38, 9, 5, "tanh", "layer"), (82, 22, 5, 5, "×", "op"),
+        (45, 6, 24, 6, "h[t−1], x[t]", "input"), (94, 22, 10, 6, "h[t]", "state"),
+    ]
+    arrows = [
+        (11, 50, 27.5, 50, "forward"), (32.5, 50, 52.5, 50, "forward"),
+        (57.5, 50, 89, 50, "forward"), (22, 25, 29, 47.5, "forward"),
+        (38, 25, 44, 34, "forward"), (52, 25, 48, 34, "forward"),
+        (46, 38.5, 53.5, 48, "forward"), (70, 50, 82, 40.5, "forward"),
+        (82, 35.5, 82, 24.5, "forward"), (72.5, 22, 79.5, 22, "forward"),
+        (84.5, 22, 89, 22, "forward"),
+        (38, 9, 22, 19, "forward"), (42, 9, 38, 19, "forward"), (48, 9, 52, 19, "forward"),
+        (52, 9, 68, 19, "forward"),
+    ]
+    return diagram(boxes, arrows, title="One LSTM step")
+
+
+def unrolled_rnn(steps: int = 4) -> alt.LayerChart:
+    """A recurrent network unrolled over ``steps`` time steps: the same weights at every step,
+    the loss at the end, and back-propagation through time running back along the chain."""
+    if not isinstance(steps, int) or not 2 <= steps <= 6:
+        raise ValueError(f"steps must be an int from 2 to 6, got {steps!r}")
+    gap = 80 / steps
+    boxes, arrows = [], []
+    for t in range(steps):
+        cx = 12 + gap * t
+        boxes += [(cx, 32, 10, 8, f"h[{t + 1}]", "state"), (cx, 8, 8, 6, f"x[{t + 1}]", "input")]
+        arrows.append((cx, 11, cx, 28, "forward"))
+        if t:
+            arrows.append((cx - gap + 5, 34, cx - 5, 34, "forward"))  # W_hh, the same each step
+            arrows.append((cx - 5, 29, cx - gap + 5, 29, "backward"))  # the gradient, back
+    last = 12 + gap * (steps - 1)
+    boxes.append((last, 53, 12, 6, "loss L", "loss"))
+    arrows += [(last, 36, last, 50, "forward"), (last - 2, 50, last - 2, 36, "backward")]
+    return diagram(boxes, arrows, height=260, title="Unrolled in time")
+
+
+def transformer_block() -> alt.LayerChart:
+    """The pre-norm Transformer block of chapter 7, bottom to top: layer norm, multi-head
+    self-attention, a residual addition; layer norm, the feed-forward layer, a residual
+    addition."""
+    boxes = [
+        (40, 4, 16, 5, "x  (T × d)", "input"), (40, 12, 14, 5, "LayerNorm", "layer"),
+        (40, 21, 26, 6, "multi-head attention", "gate"), (40, 30, 5, 5, "+", "op"),
+        (40, 38, 14, 5, "LayerNorm", "layer"), (40, 46, 26, 6, "feed-forward", "gate"),
+        (40, 55, 5, 5, "+", "op"),
+    ]
+    arrows = [
+        (40, 6.5, 40, 9.5, "forward"), (40, 14.5, 40, 18, "forward"),
+        (40, 24, 40, 27.5, "forward"), (40, 32.5, 40, 35.5, "forward"),
+        (40, 40.5, 40, 43, "forward"), (40, 49, 40, 52.5, "forward"),
+        # the residual paths: around the attention, then around the feed-forward layer
+        (48, 4, 62, 4, "plain"), (62, 4, 62, 30, "plain"), (62, 30, 42.5, 30, "forward"),
+        (40, 34, 62, 34, "plain"), (62, 34, 62, 55, "plain"), (62, 55, 42.5, 55, "forward"),
+    ]
+    return diagram(boxes, arrows, height=320, title="A pre-norm Transformer block")
