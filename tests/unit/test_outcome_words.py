@@ -12,13 +12,10 @@ statements in :data:`ALLOWED`, each with why it is no measured outcome.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import jupytext
 import pytest
 
-ROOT = Path(__file__).parents[2]
-CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
+from .test_typed_numbers import CHAPTERS, prose_cells
 
 OUTCOME = re.compile(
     r"\b(wins?|won|winners?|beats?|beaten|outperform\w*|faster|slower|cheaper|better|worse|"
@@ -88,10 +85,7 @@ def typed_outcomes(markdown: str) -> list[str]:
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
 def test_no_outcome_word_is_typed_into_the_prose(md):
-    found = []
-    for cell in jupytext.read(md).cells:
-        if cell.cell_type == "markdown":
-            found += typed_outcomes(cell.source)
+    found = [sentence for source in prose_cells(md) for sentence in typed_outcomes(source)]
     assert not found, (f"{md.name} types outcome words; glue the sentence from "
                        "book.prose.verdict (or a computed comparison), cite the literature it "
                        "reports, or list a fixed statement in ALLOWED with why: "

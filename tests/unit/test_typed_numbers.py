@@ -44,12 +44,14 @@ def typed_numbers(markdown: str) -> list[str]:
     return [m for m in NUMBER.findall(markdown) if m not in ALLOWED]
 
 
+def prose_cells(md: Path) -> list[str]:
+    """The Markdown cells of a chapter: the prose these scans read."""
+    return [cell.source for cell in jupytext.read(md).cells if cell.cell_type == "markdown"]
+
+
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
 def test_no_result_is_typed_into_the_prose(md):
-    found = []
-    for cell in jupytext.read(md).cells:
-        if cell.cell_type == "markdown":
-            found += typed_numbers(cell.source)
+    found = [number for source in prose_cells(md) for number in typed_numbers(source)]
     assert not found, (f"{md.name} types these numbers into its prose; glue them from the cell "
                        f"that computes them, or list a fixed fact in ALLOWED: {found}")
 
