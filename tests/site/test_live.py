@@ -20,7 +20,7 @@ READY_TIMEOUT_MS = 60_000
 WIDGETS = {  # page: (widget, exported model names)
     "chapters/04_lstm": ("lstm", ["ch4-lstm"]),
     "chapters/07_transformer": ("transformer", ["ch7-transformer"]),
-    "chapters/09_is_lstm_dead": ("side-by-side", ["ch4-lstm", "ch7-transformer"]),
+    "chapters/09_is_lstm_dead": ("side-by-side", ["ch4-lstm", "ch7-transformer", "ch9-mingru"]),
 }
 RUNTIME = ("ort.wasm.min.js", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 
@@ -97,16 +97,16 @@ def test_widget_runs_the_exported_model_and_matches_pytorch(browser, server, sit
             latency = f"{result['msWindow']:.1f} ms per pass over {len(golden['text'])} characters"
             rows = infos[0]["n_layers"] * infos[0]["n_heads"]
             assert page.locator(".r2t-live-heat .r2t-live-row").count() == rows
-        else:  # both models, each against its own chapter's golden values for the same text
-            lstm, tf = infos
-            assert lstm["golden"]["text"] == tf["golden"]["text"]
-            assert close(result["lstmProbs"], lstm["golden"]["probs"]) < GOLDEN_TOLERANCE
-            assert close(result["transformerProbs"], tf["golden"]["probs"]) < GOLDEN_TOLERANCE
-            ms = {k: [t["ms"] for t in result[f"{k}Times"]] for k in ("lstm", "transformer")}
+        else:  # every model, each against its own golden values for the same text
+            keys = ["lstm", "transformer", "mingru"]
+            assert len({info["golden"]["text"] for info in infos}) == 1
+            for key, info in zip(keys, infos, strict=True):
+                assert close(result[f"{key}Probs"], info["golden"]["probs"]) < GOLDEN_TOLERANCE
+            ms = {k: [t["ms"] for t in result[f"{k}Times"]] for k in keys}
             assert all(len(v) == 200 and min(v) >= 0 for v in ms.values())
             latency = ", ".join(f"{k} median {np.median(v):.3f} ms per generated character"
                                 for k, v in ms.items())
-            assert page.locator(".r2t-live-chart svg polyline").count() == 2
+            assert page.locator(".r2t-live-chart svg polyline").count() == len(keys)
             assert "In your browser" in page.inner_text(".r2t-live-status")
         assert set(RUNTIME) <= set(requested(page))
         live_report[entry] = {"runtime_bytes": transferred(page, list(RUNTIME)),

@@ -10,6 +10,7 @@ from rnn2transformer import settings
 from rnn2transformer.book import export
 from rnn2transformer.book.export import (
     PARITY_TOLERANCE,
+    LinearRNNStep,
     LSTMStep,
     TransformerWithAttention,
     held_out_passage,
@@ -21,6 +22,7 @@ from rnn2transformer.book.export import (
     runtime_bytes,
     write_live_model,
 )
+from rnn2transformer.models.linear_rnn import LinearRNNConfig, LinearRNNModel
 from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
 from rnn2transformer.models.transformer import TransformerConfig, TransformerModel
 from rnn2transformer.tokenizers import CharTokenizer
@@ -165,6 +167,35 @@ def test_write_live_model_checks_its_inputs(chars, tmp_path):
 
 
 @pytest.mark.slow
+def char_mingru(vocab):
+    torch.manual_seed(0)
+    return LinearRNNModel(LinearRNNConfig(vocab_size=vocab, d_model=8, n_layers=2, d_ff=16,
+                                          output_size=vocab)).eval()
+
+
+def test_mingru_export_matches_pytorch_in_onnxruntime(chars, tmp_path):
+    model = char_mingru(len(chars))
+    info = write_live_model("t-mingru", model, chars, default_text="to be, or not",
+                            test_text="that is the", directory=tmp_path)
+    assert all(gap <= PARITY_TOLERANCE for gap in info["parity"].values())
+    assert (info["kind"], info["n_layers"], info["d_model"]) == ("mingru", 2, 8)
+    step = LinearRNNStep(model)
+    x, state = torch.tensor([1, 4, 9, 2, 0]), torch.randn(5, 2, 8)  # a batch it never saw
+    got = onnx_outputs(onnx_session(tmp_path / "t-mingru.onnx"), {"x": x, "state": state})
+    with torch.no_grad():
+        logits, new_state = step(x, state)
+    np.testing.assert_allclose(got["logits"], logits.numpy(), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(got["state_next"], new_state.numpy(), atol=1e-5, rtol=0)
+    # the golden probabilities are the whole model's, read in one pass
+    saved = json.loads((tmp_path / "t-mingru.json").read_text())
+    with torch.no_grad():
+        whole, _ = model(torch.tensor([chars.encode("that is the")]))
+    np.testing.assert_allclose(saved["golden"]["probs"],
+                               torch.softmax(whole[0, -1].double(), -1), atol=1e-6)
+    with pytest.raises(TypeError, match="LinearRNNModel"):
+        LinearRNNStep(char_lstm(len(chars)))
+
+
 def test_per_character_ms_times_both_models(chars, tmp_path):
     write_live_model("l", char_lstm(len(chars)), chars, default_text="ab", test_text="ab",
                      directory=tmp_path)
@@ -178,6 +209,15 @@ def test_per_character_ms_times_both_models(chars, tmp_path):
     with pytest.raises(ValueError, match="lengths"):
         per_character_ms(tmp_path / "l.onnx", tmp_path / "t.onnx", hidden_size=16, max_len=32,
                          lengths=[0])
+    write_live_model("m", char_mingru(len(chars)), chars, default_text="ab", test_text="ab",
+                     directory=tmp_path)
+    rows = per_character_ms(tmp_path / "l.onnx", tmp_path / "t.onnx", hidden_size=16,
+                            max_len=32, lengths=[4], repeats=2, mingru_path=tmp_path / "m.onnx",
+                            mingru_state=(2, 8))
+    assert [r["model"] for r in rows] == ["LSTM", "Transformer", "minGRU"]
+    with pytest.raises(ValueError, match="go together"):
+        per_character_ms(tmp_path / "l.onnx", tmp_path / "t.onnx", hidden_size=16, max_len=32,
+                         lengths=[4], mingru_path=tmp_path / "m.onnx")
 
 
 def test_held_out_passage_starts_a_speech():
@@ -199,6 +239,9 @@ def test_live_widget_markup(monkeypatch, tmp_path):
         live_widget("gru", models={"model": "m"}, default_text="a")
     with pytest.raises(ValueError, match="must name"):
         live_widget("side-by-side", models={"model": "m"}, default_text="a")
+    three = live_widget("side-by-side", models={"lstm": "a", "transformer": "b", "mingru": "c"},
+                        default_text="a")._repr_html_()
+    assert 'data-mingru="c"' in three and 'class="r2t-live-mingru"' in three
 
 
 def test_runtime_bytes_counts_the_fetched_runtime(tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
-// Chapter 9: chapter 4's LSTM and chapter 7's Transformer generate side by side, and the
-// reader's own browser times every character. The LSTM carries a state of fixed size, so
-// each character costs one step; the Transformer re-reads its whole context (up to max_len
+// Chapter 9: chapter 4's LSTM and chapter 7's Transformer generate side by side, with a
+// minGRU model (chapter 10's linear recurrence) when the page names one, and the reader's own
+// browser times every character. The LSTM and minGRU carry a state of fixed size, so each
+// character costs one step; the Transformer re-reads its whole context (up to max_len
 // characters) for each one. The widget reports what it measured, in words.
 import {
   attach, encode, generator, int64, openSession, readModel, sample, softmax,
@@ -23,8 +24,9 @@ function setUp(root) {
   const status = root.querySelector(".r2t-live-status");
   const chart = root.querySelector(".r2t-live-chart");
   const texts = { lstm: root.querySelector(".r2t-live-lstm"),
-    transformer: root.querySelector(".r2t-live-transformer") };
-  let lstm = null, tf = null, ort = null;
+    transformer: root.querySelector(".r2t-live-transformer"),
+    mingru: root.querySelector(".r2t-live-mingru") };
+  let lstm = null, tf = null, mg = null, ort = null;
 
   // GENERATE characters sampled from `logits` on: `advance(id)` feeds the model the new
   // character and resolves to the logits after it. Each character is timed, sampling included.
@@ -52,6 +54,19 @@ function setUp(root) {
     };
     for (const id of ids) await step(id); // read the prompt
     return { first: softmax(logits), ...await timed(lstm.info, logits, step, ids.length, random) };
+  }
+
+  async function mgRun(ids, random) { // one step per character, on one vector per layer
+    const L = mg.info.n_layers, D = mg.info.d_model;
+    let state = new Float32Array(L * D), logits = null;
+    const step = async (id) => {
+      const r = await mg.session.run({ x: int64(ort, [id], [1]),
+        state: new ort.Tensor("float32", state, [1, L, D]) });
+      state = r.state_next.data;
+      return (logits = r.logits.data);
+    };
+    for (const id of ids) await step(id); // read the prompt
+    return { first: softmax(logits), ...await timed(mg.info, logits, step, ids.length, random) };
   }
 
   async function tfRun(ids, random) { // the whole window again for every character
@@ -88,7 +103,7 @@ function setUp(root) {
     const svg = document.createElementNS(ns, "svg");
     svg.setAttribute("viewBox", `0 0 ${W} ${Hh}`);
     svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", "milliseconds per generated character against characters generated, for both models");
+    svg.setAttribute("aria-label", "milliseconds per generated character against characters generated, for each model");
     const add = (tag, attrs, text) => {
       const el = document.createElementNS(ns, tag);
       for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
@@ -121,13 +136,16 @@ function setUp(root) {
     chart.replaceChildren(svg);
   }
 
-  function sentence(lstmTimes, tfTimes, prompt) {
+  function sentence(lstmTimes, tfTimes, prompt, mgTimes) {
     // the first characters also pay for the runtime's warm-up: start counting after them
     const early = (t) => median(t.slice(16, 48).map((r) => r.ms));
     const late = (t) => median(t.slice(-32).map((r) => r.ms));
     const lstmGrowth = late(lstmTimes) / early(lstmTimes);
     const tfGrowth = late(tfTimes) / early(tfTimes);
     const full = prompt + GENERATE >= tf.info.max_len;
+    const mgPart = mgTimes ? ` minGRU, which also carries a fixed state, took ` +
+      `${early(mgTimes).toFixed(2)} ms and ${late(mgTimes).toFixed(2)} ms ` +
+      `(${(late(mgTimes) / early(mgTimes)).toFixed(1)}\u00d7).` : "";
     return `In your browser the LSTM took ${early(lstmTimes).toFixed(2)} ms per character at ` +
       `the start and ${late(lstmTimes).toFixed(2)} ms at the end (${lstmGrowth.toFixed(1)}\u00d7); ` +
       `the Transformer ${early(tfTimes).toFixed(2)} ms and ${late(tfTimes).toFixed(2)} ms ` +
@@ -135,7 +153,7 @@ function setUp(root) {
       "characters it was trained on" : "") + ". " +
       (tfGrowth > 1.3 * lstmGrowth ? "The Transformer's cost grew with the context it re-reads; " +
         "the LSTM's stayed where it was." : "At these lengths the two costs grew alike: " +
-        "the Transformer's re-reading is not yet what dominates in this browser.");
+        "the Transformer's re-reading is not yet what dominates in this browser.") + mgPart;
   }
 
   async function run() {
@@ -149,25 +167,35 @@ function setUp(root) {
     status.textContent = `Generating ${GENERATE} characters with each model\u2026`;
     const a = await lstmRun(ids, generator(1));
     const b = await tfRun(ids, generator(1));
+    const c = mg ? await mgRun(ids, generator(1)) : null;
     texts.lstm.textContent = a.out;
     texts.transformer.textContent = b.out;
-    drawChart([{ name: "LSTM", color: "#1f77b4", points: binned(a.times) },
-      { name: "Transformer", color: "#d62728", points: binned(b.times) }], tf.info.max_len);
-    status.textContent = sentence(a.times, b.times, ids.length) + (dropped.length ?
+    const series = [{ name: "LSTM", color: "#1f77b4", points: binned(a.times) },
+      { name: "Transformer", color: "#d62728", points: binned(b.times) }];
+    if (c) {
+      texts.mingru.textContent = c.out;
+      series.push({ name: "minGRU", color: "#2ca02c", points: binned(c.times) });
+    }
+    drawChart(series, tf.info.max_len);
+    status.textContent = sentence(a.times, b.times, ids.length, c && c.times) + (dropped.length ?
       ` (Left out, not in the alphabet: ${dropped.join(" ")}.)` : "");
     root.r2tResult = { text: ids.map((i) => lstm.info.alphabet[i]).join(""),
-      lstmProbs: a.first, transformerProbs: b.first, lstmTimes: a.times, transformerTimes: b.times };
+      lstmProbs: a.first, transformerProbs: b.first, lstmTimes: a.times, transformerTimes: b.times,
+      ...(c ? { mingruProbs: c.first, mingruTimes: c.times } : {}) };
     root.dataset.text = root.r2tResult.text;
     root.dataset.state = "ready";
     button.disabled = false;
   }
 
   const start = async () => {
-    const [li, ti] = await Promise.all([readModel(root.dataset.lstm),
-      readModel(root.dataset.transformer)]);
-    const [ls, ts] = await Promise.all([openSession(li), openSession(ti)]);
-    lstm = { info: li, session: ls.session };
-    tf = { info: ti, session: ts.session };
+    const names = [root.dataset.lstm, root.dataset.transformer, root.dataset.mingru]
+      .filter(Boolean);
+    const infos = await Promise.all(names.map(readModel));
+    const sessions = await Promise.all(infos.map(openSession));
+    const [ls, ts, ms] = sessions;
+    lstm = { info: infos[0], session: ls.session };
+    tf = { info: infos[1], session: ts.session };
+    if (ms) mg = { info: infos[2], session: ms.session };
     ort = ls.ort;
     status.textContent = "Ready: press the button to generate.";
   };

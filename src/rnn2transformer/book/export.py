@@ -8,6 +8,8 @@ writes what those widgets load, during the book's build:
   page can loop over the reader's characters and show every gate as it goes;
 * :class:`TransformerWithAttention`: the Transformer over a whole window, returning every
   head's attention weights too;
+* :class:`LinearRNNStep`: chapter 10's minGRU language model as one step,
+  ``(x_t, state) -> (logits, state')``, its state one vector per layer;
 * :func:`export_onnx`: ``torch.onnx.export`` with the dynamo exporter, one self-contained file
   (``external_data=False``) whose batch and length stay free;
 * :func:`write_live_model`: the ``.onnx`` file and a JSON file beside it with the alphabet, the
@@ -37,6 +39,7 @@ import torch
 from torch import nn
 
 from .._checks import check_int
+from ..models.linear_rnn import LinearRNNModel
 from ..models.lstm import GATES, LSTM
 from ..models.recurrent import RecurrentModel, copy_weights
 from ..models.transformer import TransformerModel
@@ -225,6 +228,53 @@ def _softmax(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits.double(), dim=-1)
 
 
+class LinearRNNStep(nn.Module):
+    """One step of a :class:`~rnn2transformer.models.linear_rnn.LinearRNNModel` language
+    model: ``forward(x, state)`` with ``x`` (B,) ids and ``state`` (B, L, d), one vector per
+    layer, returns ``logits`` (B, V) and the new state (B, L, d). The state stacks the layers
+    so the page carries one tensor, as it carries the LSTM's ``h`` and ``c``."""
+
+    def __init__(self, model: LinearRNNModel) -> None:
+        super().__init__()
+        if not isinstance(model, LinearRNNModel) or model.config.readout != "all":
+            raise TypeError("LinearRNNStep needs a LinearRNNModel with readout='all', got "
+                            f"{type(model).__name__}")
+        self.model = model
+        self.n_layers, self.d_model = model.config.n_layers, model.config.d_model
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor):
+        logits, new_state = self.model.forward_from(x.unsqueeze(1), list(state.unbind(1)))
+        return logits[:, 0], torch.stack(new_state, dim=1)
+
+
+def _export_linear_rnn(model: LinearRNNModel, tokenizer: CharTokenizer, path: Path,
+                       info: dict):
+    """Write the minGRU model's one step to ``path``, check it in onnxruntime, add its sizes
+    and parity to ``info``; return the function that computes the page's outputs for a text."""
+    step = LinearRNNStep(model).eval()
+    L, d = step.n_layers, step.d_model
+    example = (torch.tensor([1, 2]), torch.randn(2, L, d))
+    export_onnx(step, example, path, input_names=["x", "state"],
+                output_names=["logits", "state_next"],
+                dynamic={"x": {0: "batch"}, "state": {0: "batch"}})
+    session = onnx_session(path)
+    probe = (torch.tensor([3, 5, 7]), torch.randn(3, L, d))
+    with torch.no_grad():
+        reference = dict(zip(["logits", "state_next"], step(*probe), strict=True))
+    info["parity"] = _check_parity(reference, onnx_outputs(
+        session, dict(zip(["x", "state"], probe, strict=True))))
+    info.update(kind="mingru", n_layers=L, d_model=d)
+
+    def outputs(text: str) -> dict:
+        state = torch.zeros(1, L, d)
+        with torch.no_grad():
+            for i in tokenizer.encode(text):
+                logits, state = step(torch.tensor([i]), state)
+        return {"text": text, "probs": _rounded(_softmax(logits[0]))}
+
+    return outputs
+
+
 def _export_lstm(model: RecurrentModel, tokenizer: CharTokenizer, path: Path,
                  units: list[int] | None, info: dict):
     """Write the LSTM's one step to ``path``, check it in onnxruntime, add its sizes and parity
@@ -326,9 +376,11 @@ def write_live_model(
         outputs = _export_lstm(model, tokenizer, path, units, info)
     elif isinstance(model, TransformerModel):
         outputs = _export_transformer(model, len(alphabet), tokenizer, path, info)
+    elif isinstance(model, LinearRNNModel):
+        outputs = _export_linear_rnn(model, tokenizer, path, info)
     else:
-        raise TypeError(f"model must be a RecurrentModel or TransformerModel, got "
-                        f"{type(model).__name__}")
+        raise TypeError(f"model must be a RecurrentModel, TransformerModel or LinearRNNModel, "
+                        f"got {type(model).__name__}")
     info["default"] = outputs(default_text)
     info["golden"] = outputs(test_text)
     info["bytes"] = path.stat().st_size
@@ -338,18 +390,23 @@ def write_live_model(
 
 def per_character_ms(
     lstm_path: str | Path, transformer_path: str | Path, *, hidden_size: int, max_len: int,
-    lengths: list[int], repeats: int = 20,
+    lengths: list[int], repeats: int = 20, mingru_path: str | Path | None = None,
+    mingru_state: tuple[int, int] | None = None,
 ) -> list[dict]:
     """Milliseconds onnxruntime (one thread) takes for the next character's logits once the
     text is ``n`` characters long, for each ``n`` in ``lengths``: the LSTM runs one step on the
     state it carries; the Transformer re-reads its context, the last ``min(n, max_len)``
-    characters. The web edition's side-by-side widget runs the same loop in the reader's
-    browser; this measures it where the book was built. Median over ``repeats`` runs."""
+    characters; the minGRU model, when ``mingru_path`` is given, runs one step on its state of
+    ``mingru_state = (layers, width)``. The web edition's side-by-side widget runs the same
+    loop in the reader's browser; this measures it where the book was built. Median over
+    ``repeats`` runs."""
     for label, value in (("hidden_size", hidden_size), ("max_len", max_len),
                          ("repeats", repeats)):
         check_int(label, value, minimum=1)
     if not lengths or not all(isinstance(n, int) and n >= 1 for n in lengths):
         raise ValueError(f"lengths must be positive ints, got {lengths}")
+    if (mingru_path is None) != (mingru_state is None):
+        raise ValueError("mingru_path and mingru_state go together: give both or neither")
     lstm, tf = onnx_session(lstm_path), onnx_session(transformer_path)
     state = {"x": np.zeros(1, dtype=np.int64), "h": np.zeros((1, hidden_size), np.float32),
              "c": np.zeros((1, hidden_size), np.float32)}
@@ -369,6 +426,11 @@ def per_character_ms(
         rows.append({"model": "LSTM", "context": n, "ms_per_char": median_ms(lstm, state)})
         rows.append({"model": "Transformer", "context": n,
                      "ms_per_char": median_ms(tf, window)})
+        if mingru_path is not None:
+            feeds = {"x": np.zeros(1, dtype=np.int64),
+                     "state": np.zeros((1, mingru_state[0], mingru_state[1]), np.float32)}
+            rows.append({"model": "minGRU", "context": n,
+                         "ms_per_char": median_ms(onnx_session(mingru_path), feeds)})
     return rows
 
 
@@ -417,8 +479,10 @@ def live_widget(
     if not isinstance(default_text, str):
         raise TypeError(f"default_text must be a str, got {type(default_text).__name__}")
     needed = {"model"} if widget != "side-by-side" else {"lstm", "transformer"}
-    if set(models) != needed:
-        raise ValueError(f"models for {widget!r} must name {sorted(needed)}, got {sorted(models)}")
+    allowed = needed | ({"mingru"} if widget == "side-by-side" else set())
+    if not needed <= set(models) <= allowed:
+        raise ValueError(f"models for {widget!r} must name {sorted(needed)} (and may name "
+                         f"{sorted(allowed - needed)}), got {sorted(models)}")
     size = runtime_bytes()
     first_use = (f" The first use downloads the runtime once (about {size / 1e6:.0f} MB)."
                  if size else "")
@@ -443,11 +507,12 @@ def live_widget(
                      'max="1" value="1"><span class="r2t-live-position"></span>'
                      '<button type="button">Sample again</button></div>')
     else:
+        runners = [("lstm", "LSTM"), ("transformer", "Transformer"), ("mingru", "minGRU")]
+        columns = "".join(f'<div><strong>{label}</strong><div class="r2t-live-{key}"></div>'
+                          f'</div>' for key, label in runners if key in models)
         parts.append('<div class="r2t-live-controls"><button type="button">Generate 200 '
                      'characters with each model</button></div>'
-                     '<div class="r2t-live-side"><div><strong>LSTM</strong>'
-                     '<div class="r2t-live-lstm"></div></div><div><strong>Transformer</strong>'
-                     '<div class="r2t-live-transformer"></div></div></div>'
+                     f'<div class="r2t-live-side">{columns}</div>'
                      '<div class="r2t-live-chart"></div>')
     if widget != "side-by-side":
         parts += ['<p><strong>Next character</strong></p><div class="r2t-live-next"></div>',
