@@ -136,6 +136,10 @@ def test_the_diagrams_are_charts_with_their_labels_and_refuse_bad_parts():
                          (diagrams.transformer_block(), "feed-forward")]:
         spec = chart.to_dict()
         assert label in str(spec)  # the text is text, for a screen reader and a search
+    # no empty layers: each would be an image with nothing to describe (axe's svg-img-alt)
+    layers = diagrams.unrolled_rnn(3).to_dict()["layer"]
+    assert all(layer["data"]["values"] for layer in layers if "values" in layer.get("data", {}))
+    assert len(layers) == 4  # the unrolled network has no operation nodes
     with pytest.raises(ValueError, match="kind in"):
         diagrams.diagram([(1, 1, 1, 1, "x", "unknown")], [])
     with pytest.raises(ValueError, match="style in"):

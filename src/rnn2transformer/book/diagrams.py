@@ -70,7 +70,12 @@ def diagram(boxes: Sequence[Box], arrows: Sequence[Arrow], *, width: int = 520,
     tips = alt.Chart(heads).mark_point(shape="triangle", size=60, filled=True, opacity=1).encode(
         x=x, y=y, angle=alt.Angle("angle:Q", scale=alt.Scale(domain=[0, 360], range=[0, 360])),
         color=alt.Color("color:N", scale=None))
-    chart = alt.layer(rules, tips, rects, ops, labels).properties(width=width, height=height)
+    # only the layers that draw something: an empty layer still becomes an <svg> group with an
+    # image role and nothing to describe, which screen readers (and axe) object to
+    drawn = [(rules, len(lines)), (tips, len(heads)), (rects, int((table.kind != "op").sum())),
+             (ops, int((table.kind == "op").sum())), (labels, len(table))]
+    chart = alt.layer(*[layer for layer, rows in drawn if rows]).properties(width=width,
+                                                                           height=height)
     return chart.properties(title=title) if title else chart
 
 
