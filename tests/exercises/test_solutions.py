@@ -45,13 +45,27 @@ def without_definitions(source: str, names: set[str]) -> str:
 
 
 def checked_name(source: str) -> str:
-    """The name of the reader's function in a self-check cell: ``check_function``'s first
-    argument."""
-    for node in ast.walk(ast.parse(source)):
-        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check_function"
-                and node.args and isinstance(node.args[0], ast.Name)):
-            return node.args[0].id
-    raise AssertionError(f"no check_function(<name>, ...) call in:\n{source}")
+    """The name of the reader's function in a self-check cell: the one whose body is the
+    placeholder ``raise NotImplementedError``."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and any(
+                isinstance(inner, ast.Raise) for inner in ast.walk(node)):
+            return node.name
+    raise AssertionError(f"no placeholder function in:\n{source}")
+
+
+# A wrong answer: the right one with one element moved (a number: plus one). Integer tensors
+# come back as floats, so the move is not rounded away.
+WRONG = """
+_right = {name}
+def {name}(*args, **kwargs):
+    out = _right(*args, **kwargs)
+    if not isinstance(out, torch.Tensor):
+        return out + 1
+    flat = out.detach().clone().reshape(-1).double()
+    flat[flat.numel() // 2] += 0.25 * (flat[flat.numel() // 2].abs() + 1)
+    return flat.reshape(out.shape).to(out.dtype if out.is_floating_point() else torch.float64)
+"""
 
 
 def with_solution_steps(chapter: Path) -> nbformat.NotebookNode:
@@ -81,12 +95,7 @@ def with_solution_steps(chapter: Path) -> nbformat.NotebookNode:
         # is wrong ("Not yet: ... gives ..., expected ...") rather than pass or crash.
         answer = checked_name(cell.source)
         cells.append(nbformat.v4.new_code_cell(
-            f"_right = {answer}\n"
-            f"def {answer}(x):\n"
-            f"    out = _right(x)\n"
-            f"    return out + 0.25 * (out.abs() + 1) * (torch.arange(out.numel()).reshape("
-            f"out.shape) == out.numel() // 2)\n\n"
-            + without_definitions(cell.source, {answer})))
+            WRONG.format(name=answer) + "\n" + without_definitions(cell.source, {answer})))
         cells.append(nbformat.v4.new_code_cell(
             f"assert not _check_results[-1].passed and _check_results[-1].message.startswith("
             f"'Not yet: '), ('{label}: a wrong answer is not reported as wrong', "
