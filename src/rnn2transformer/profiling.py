@@ -75,6 +75,39 @@ def time_call(
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
 
 
+def paired_rounds(
+    calls: dict[str, Callable[[], object]], *, device: torch.device, rounds: int = 20,
+    warmup: int = 1,
+) -> dict[str, list[float]]:
+    """Seconds of each call in ``calls``, timed once per round in turn for ``rounds`` rounds.
+
+    The calls of one round share whatever else the machine was doing then, so the lists pair up
+    by round like seeds, and :func:`rnn2transformer.evidence.compare_seeds` can set the mean
+    difference against its spread. At the smoke scale three rounds (the fewest a comparison
+    takes) and no warm-up.
+    """
+    if not (isinstance(calls, dict) and len(calls) >= 2
+            and all(callable(f) for f in calls.values())):
+        raise TypeError(f"calls must map at least two names to callables, got {calls!r}")
+    check_int("rounds", rounds, minimum=3)
+    check_int("warmup", warmup, minimum=0)
+    rounds, warmup = repeats_at_scale(rounds, warmup)
+    rounds = max(rounds, 3)
+    fit_threads()
+    for _ in range(warmup):
+        for fn in calls.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, fn in calls.items():
+            _synchronize(device)
+            start = time.perf_counter()
+            fn()
+            _synchronize(device)
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def time_backward(
     loss_fn: Callable[[], torch.Tensor],
     *,
@@ -94,15 +127,21 @@ def time_backward(
         loss_fn().backward()
 
     timing = time_call(step, device=device, repeats=repeats, warmup=warmup)
-    peak = float("nan")
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-        step()
-        peak = float(torch.cuda.max_memory_allocated(device))
+    peak = peak_bytes(step, device=device)
     saved = saved_tensor_bytes(loss_fn)
     if zero_grad is not None:
         zero_grad()
     return {**timing, "saved_bytes": float(saved), "peak_bytes": peak}
+
+
+def peak_bytes(fn: Callable[[], object], *, device: torch.device) -> float:
+    """The CUDA allocator's peak while ``fn()`` runs, in bytes; NaN on other devices, where
+    PyTorch exposes no such counter (and ``fn`` is not called)."""
+    if device.type != "cuda":
+        return float("nan")
+    torch.cuda.reset_peak_memory_stats(device)
+    fn()
+    return float(torch.cuda.max_memory_allocated(device))
 
 
 def time_forward_backward(
@@ -149,6 +188,21 @@ def time_training_step(
     """:func:`time_call` of one real training step (forward, backward, Adam) of
     ``model(x, y) -> (out, loss)``, set up as :func:`rnn2transformer.train` sets it up on
     ``device`` (optimizer, precision policy). Adds ``bf16``: whether autocast was on."""
+    step = training_step(model, x, y, device=device, mixed_precision=mixed_precision)
+    return {**time_call(step, device=device, repeats=repeats, warmup=warmup),
+            "bf16": step.bf16}
+
+
+def training_step(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, device: torch.device,
+    mixed_precision: bool | str = "auto",
+) -> Callable[[], None]:
+    """One real training step (forward, backward, Adam at lr 1e-3) of ``model(x, y) -> (out,
+    loss)`` on the batch ``(x, y)``, set up as :func:`rnn2transformer.train` sets it up on
+    ``device`` (optimizer, precision policy), as a call to time. Each call changes the model's
+    weights: time a copy of a model you still need. ``step.bf16`` says whether autocast is on."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     model.to(device).train()
     x, y = x.to(device), y.to(device)
     opt = make_optimizer("adam", list(model.parameters()), lr=1e-3, device=device)
@@ -161,7 +215,8 @@ def time_training_step(
         loss.backward()
         opt.step()
 
-    return {**time_call(step, device=device, repeats=repeats, warmup=warmup), "bf16": amp}
+    step.bf16 = amp
+    return step
 
 
 def training_throughput(
@@ -198,22 +253,36 @@ def parallelism_sweep(
     mixed_precision: bool | str = "auto",
     progress: bool | None = None,
 ) -> pd.DataFrame:
-    """:func:`training_throughput` of the :func:`char_lm_pair` at every width and length:
-    one row per family, width and length, with ``parameters`` and ``tokens_per_s``."""
+    """Training throughput of the :func:`char_lm_pair` at every width and length: one row per
+    family, width and length, with ``parameters``, ``tokens_per_s`` (from the median step),
+    ``ms_per_step`` and ``ms_rounds``, the step's milliseconds in each of ``repeats`` rounds.
+    The two families are timed in turn, round by round (:func:`paired_rounds`), so that
+    :func:`rnn2transformer.book.prose.where_transformer_leads` can set their difference
+    against its spread."""
     import pandas as pd
     from tqdm.auto import tqdm
 
+    check_int("repeats", repeats, minimum=3)
     rows = []
     grid = [(w, n) for w in widths for n in lengths]
+    g = torch.Generator().manual_seed(0)
     for width, length in tqdm(grid, disable=not progress_enabled(progress), desc="throughput",
                               leave=False):
         torch.manual_seed(0)
-        for family, model in char_lm_pair(width).items():
-            result = training_throughput(model, length=length, device=device, repeats=repeats,
-                                         tokens_per_step=max(tokens_per_step, length),
-                                         mixed_precision=mixed_precision)
+        batch = max(tokens_per_step, length) // length
+        x = torch.randint(0, 65, (batch, length + 1), generator=g)
+        models = char_lm_pair(width)
+        steps = {family: training_step(model, x[:, :-1], x[:, 1:], device=device,
+                                       mixed_precision=mixed_precision)
+                 for family, model in models.items()}
+        rounds = paired_rounds(steps, device=device, rounds=repeats)
+        for family, seconds in rounds.items():
+            median = statistics.median(seconds)
             rows.append({"family": family, "width": width, "length": length,
-                         "parameters": count_parameters(model), **result})
+                         "parameters": count_parameters(models[family]), "batch": batch,
+                         "tokens_per_s": batch * length / median, "ms_per_step": 1000 * median,
+                         "ms_rounds": [1000 * t for t in seconds],
+                         "bf16": steps[family].bf16})
     return pd.DataFrame(rows)
 
 

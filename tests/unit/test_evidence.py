@@ -2,9 +2,15 @@
 
 import math
 
+import pandas as pd
 import pytest
 
-from rnn2transformer.book.prose import against_counts, verdict
+from rnn2transformer.book.prose import (
+    against_counts,
+    verdict,
+    where_each_leads,
+    where_transformer_leads,
+)
 from rnn2transformer.evidence import compare_seeds, t_quantile
 
 
@@ -24,6 +30,9 @@ def test_a_difference_inside_its_interval_is_within_noise():
     result = compare_seeds([1.0, 2.0, 3.0], [1.5, 1.5, 2.5], names=("A", "B"))
     assert not result.decided and result.winner is None and result.loser is None
     assert verdict(result, unit="bits").startswith("A and B are within noise of each other")
+    assert "over 3 rounds," in verdict(result, unit="ms", over="rounds")  # timings in rounds
+    with pytest.raises(ValueError, match="over"):
+        verdict(result, unit="ms", over="runs")
 
 
 def test_higher_is_better_for_accuracies():
@@ -59,3 +68,47 @@ def test_a_language_model_is_placed_among_the_count_baselines():
     assert against_counts(5.0, counts) == "above the count unigram's 4.77 bits"
     with pytest.raises(ValueError, match="baselines must map names"):
         against_counts(3.0, {})
+
+
+def _sweep(tf_rounds, lstm_rounds):
+    """A two-setting parallelism sweep: (width 32, length 64) and (width 32, length 256)."""
+    rows = []
+    for length, (tf, lstm) in zip([64, 256], zip(tf_rounds, lstm_rounds, strict=True),
+                                  strict=True):
+        for family, ms in [("Transformer", tf), ("LSTM", lstm)]:
+            median = sorted(ms)[1]
+            rows.append({"family": family, "width": 32, "length": length, "ms_rounds": ms,
+                         "tokens_per_s": 4096 / (median / 1000)})
+    return pd.DataFrame(rows)
+
+
+def test_the_throughput_sweep_counts_a_setting_only_when_its_rounds_decide_it():
+    clear = [10.0, 10.2, 9.9], [20.0, 20.1, 19.8]  # far apart, little spread
+    noisy = [10.0, 30.0, 12.0], [11.0, 25.0, 14.0]  # the spread swamps the difference
+    read = where_transformer_leads(_sweep([clear[0], noisy[0]], [clear[1], noisy[1]]))
+    assert (read["settings"], read["leads"], read["behind"]) == (2, 1, 0)
+    assert "in 1 the two are within noise" in read["sentence"]
+    assert "3 paired rounds" in read["sentence"]
+    lstm_ahead = where_transformer_leads(_sweep([clear[1], clear[1]], [clear[0], clear[0]]))
+    assert lstm_ahead["sentence"].startswith("the LSTM trains more tokens per second")
+    # a results file saved before the rounds were kept: read median against median, said so
+    old = where_transformer_leads(_sweep([clear[0], noisy[0]],
+                                         [clear[1], noisy[1]]).drop(columns="ms_rounds"))
+    assert old["leads"] == 2 and "without a margin" in old["sentence"]
+
+
+def test_a_comparison_over_lengths_names_where_each_side_is_ahead():
+    fast, slow, noisy = [1.0, 1.1, 0.9], [2.0, 2.1, 1.9], [0.5, 3.0, 1.0]
+    by_length = {64: compare_seeds(fast, slow, names=("the scan", "the loop")),
+                 256: compare_seeds(slow, fast, names=("the scan", "the loop")),
+                 1024: compare_seeds(noisy, fast, names=("the scan", "the loop"))}
+    sentence = where_each_leads(by_length)
+    assert sentence == ("the scan took less time than the loop at T = 64; the loop took less "
+                        "time than the scan at T = 256; the two are within noise of each other "
+                        "at T = 1,024 (each decided over 3 paired rounds)")
+    everywhere = where_each_leads({64: by_length[64], 128: by_length[64]})
+    assert everywhere.startswith("the scan took less time than the loop at every length")
+    with pytest.raises(ValueError, match="same two sides"):
+        where_each_leads({64: by_length[64], 128: compare_seeds(fast, slow, names=("a", "b"))})
+    with pytest.raises(TypeError, match="Comparison"):
+        where_each_leads({64: 1.0})

@@ -198,7 +198,7 @@ def parallelism(device: torch.device, repeats: int, quick: bool) -> list[dict]:
     else:  # a laptop CPU: the sizes of chapter 7's default scale
         widths, lengths, tokens = [32, 64, 128, 256], [64, 256, 1024], 4096
     sweep = parallelism_sweep(widths, lengths, device=device, tokens_per_step=tokens,
-                              repeats=max(2, repeats // 5), progress=False)
+                              repeats=max(3, repeats // 5), progress=False)
     return sweep.to_dict("records")
 
 

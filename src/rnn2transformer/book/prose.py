@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..evidence import Comparison
+from ..evidence import Comparison, compare_seeds
 
 
 def describe_growth(exponent: float, variable: str = "n") -> str:
@@ -22,41 +22,96 @@ def describe_growth(exponent: float, variable: str = "n") -> str:
 
 
 def where_transformer_leads(sweep: pd.DataFrame) -> dict[str, object]:
-    """Read a :func:`parallelism_sweep`: the Transformer's tokens/s over the LSTM's in each
-    setting, how many settings it leads, the best ratio and where, and a sentence that says so."""
+    """Read a :func:`~rnn2transformer.profiling.parallelism_sweep`: the Transformer's tokens/s
+    over the LSTM's in each setting, and a sentence saying in how many settings each family
+    trains more tokens per second. Where the sweep holds each setting's paired rounds
+    (``ms_rounds``), a setting counts for a family only when
+    :func:`~rnn2transformer.evidence.compare_seeds` over the rounds decides it, and the others
+    are within noise; a sweep saved without its rounds (an older results file) can only be
+    read median against median, and the sentence says so."""
     wide = sweep.pivot_table(index=["width", "length"], columns="family", values="tokens_per_s")
     ratio = wide["Transformer"] / wide["LSTM"]
     best = ratio.idxmax()
-    leads = ratio[ratio > 1]
-    n, k = len(ratio), len(leads)
-    if k == 0:
+    if "ms_rounds" in sweep:
+        rounds = sweep.set_index(["width", "length", "family"])["ms_rounds"]
+        winner = {setting: compare_seeds(rounds[(*setting, "Transformer")],
+                                         rounds[(*setting, "LSTM")],
+                                         names=("Transformer", "LSTM")).winner
+                  for setting in ratio.index}
+        how = f"each decided over {len(sweep['ms_rounds'].iloc[0])} paired rounds"
+    else:
+        winner = {setting: "Transformer" if r > 1 else "LSTM" for setting, r in ratio.items()}
+        how = "medians of a results file that keeps no spread, so without a margin"
+    leads = [s for s in ratio.index if winner[s] == "Transformer"]
+    behind = [s for s in ratio.index if winner[s] == "LSTM"]
+    n, k, m = len(ratio), len(leads), len(behind)
+    if k == 0 and m == n:
         sentence = (f"the LSTM trains more tokens per second than the Transformer in every one "
-                    f"of the {n} settings measured; the Transformer comes closest at width "
-                    f"{best[0]} and length {best[1]} ({ratio.max():.2f} times the LSTM's rate)")
+                    f"of the {n} settings measured ({how}); the Transformer comes closest at "
+                    f"width {best[0]} and length {best[1]} ({ratio.max():.2f} times the LSTM's "
+                    f"rate)")
     elif k == n:
         sentence = (f"the Transformer trains more tokens per second than the LSTM in every one "
-                    f"of the {n} settings measured, up to {ratio.max():.2f} times as many (width "
-                    f"{best[0]}, length {best[1]})")
+                    f"of the {n} settings measured ({how}), up to {ratio.max():.2f} times as "
+                    f"many (width {best[0]}, length {best[1]})")
     else:
-        where = ", ".join(f"width {w} and length {t}" for w, t in leads.index)
-        sentence = (f"the Transformer trains more tokens per second than the LSTM in {k} of the "
-                    f"{n} settings measured ({where}), up to {ratio.max():.2f} times as many; "
-                    f"in the others the LSTM is ahead")
-    return {"ratio": ratio, "settings": n, "leads": k, "best_ratio": float(ratio.max()),
-            "best_width": int(best[0]), "best_length": int(best[1]), "sentence": sentence}
+        where = ", ".join(f"width {w} and length {t}" for w, t in leads)
+        parts = ([f"the Transformer trains more tokens per second than the LSTM in {k} ({where})"]
+                 if k else []) + ([f"the LSTM trains more tokens per second than the "
+                                   f"Transformer in {m}"] if m else [])
+        sentence = (f"of the {n} settings measured ({how}), " + ", ".join(parts)
+                    + f"{',' if len(parts) > 1 else ''} and in {n - k - m} the two are within "
+                    f"noise of each other; the Transformer's rate is at most "
+                    f"{ratio.max():.2f} times the LSTM's (width {best[0]}, length {best[1]})")
+    return {"ratio": ratio, "settings": n, "leads": k, "behind": m,
+            "best_ratio": float(ratio.max()), "best_width": int(best[0]),
+            "best_length": int(best[1]), "sentence": sentence}
+
+
+def where_each_leads(comparisons: dict, *, lead: str = "took less time than",
+                     setting: str = "T", every: str = "length") -> str:
+    """One sentence for a comparison repeated over settings (a length, a width): where each
+    side is ahead and where the two are within noise. ``comparisons`` maps each setting to the
+    :func:`~rnn2transformer.evidence.compare_seeds` result of the same two sides there
+    (timings paired by round, :func:`~rnn2transformer.profiling.paired_rounds`)."""
+    if not comparisons or not all(isinstance(c, Comparison) for c in comparisons.values()):
+        raise TypeError(f"comparisons must map settings to evidence.Comparison results, got "
+                        f"{comparisons!r}")
+    first = next(iter(comparisons.values()))
+    if any((c.a, c.b) != (first.a, first.b) for c in comparisons.values()):
+        raise ValueError("every comparison must set the same two sides against each other")
+    groups = {side: [k for k, c in comparisons.items() if c.winner == side]
+              for side in (first.a, first.b, None)}
+
+    def at(keys):
+        if len(keys) == len(comparisons):
+            return f"at every {every} measured"
+        return f"at {setting} = " + ", ".join(f"{k:,}" if isinstance(k, int) else str(k)
+                                               for k in keys)
+
+    parts = [f"{side} {lead} {other} {at(groups[side])}"
+             for side, other in [(first.a, first.b), (first.b, first.a)] if groups[side]]
+    if groups[None]:
+        parts.append(("the two are" if parts else f"{first.a} and {first.b} are")
+                     + f" within noise of each other {at(groups[None])}")
+    rounds = {c.seeds for c in comparisons.values()}
+    return "; ".join(parts) + f" (each decided over {max(rounds)} paired rounds)"
 
 
 def verdict(comparison: Comparison, *, unit: str, digits: int = 3,
-            lead: str = "is ahead of") -> str:
+            lead: str = "is ahead of", over: str = "seeds") -> str:
     """The sentence a page glues for a :func:`~rnn2transformer.evidence.compare_seeds` result:
     who is ahead, by how much, with the interval and the number of seeds, or that the two are
     within noise of each other. ``lead`` is the outcome phrase for a decided comparison
-    ("is ahead of", "trains faster than", ...)."""
+    ("is ahead of", "trains faster than", ...); ``over`` names what was repeated ("seeds", or
+    "rounds" for timings paired by :func:`~rnn2transformer.profiling.paired_rounds`)."""
     if not isinstance(comparison, Comparison):
         raise TypeError(f"comparison must be an evidence.Comparison, got "
                         f"{type(comparison).__name__}")
+    if over not in ("seeds", "rounds"):
+        raise ValueError(f"over must be 'seeds' or 'rounds', got {over!r}")
     size, margin = abs(comparison.difference), comparison.margin
-    spread = (f"{size:.{digits}f} {unit} on average over {comparison.seeds} seeds, "
+    spread = (f"{size:.{digits}f} {unit} on average over {comparison.seeds} {over}, "
               f"95% interval ±{margin:.{digits}f}")
     if comparison.winner is None:
         return (f"{comparison.a} and {comparison.b} are within noise of each other (a "
