@@ -50,13 +50,20 @@ def context_that_helps(by_position: pd.DataFrame, *, within: float = 0.02) -> in
     bin from which every later bin's mean loss stays within ``within`` (a fraction) of the
     reference, the mean over the last bin. The last bin holds the second half of the window, so
     the reference is an average over many positions, never a single one."""
-    if not isinstance(by_position, pd.DataFrame) or not {"position", "loss"} <= set(by_position):
-        raise ValueError("by_position must be a loss_by_position table (position, loss)")
+    _check_table(by_position)
     check_float("within", within, minimum=0.0)
     means = _bin_means(by_position)
     above = means.to_numpy() > means.iloc[-1] * (1 + within)
     first_flat = int(np.nonzero(above)[0].max() + 1) if above.any() else 0
     return int(2 ** means.index[first_flat])
+
+
+def _check_table(by_position: pd.DataFrame) -> None:
+    if not isinstance(by_position, pd.DataFrame) or not {"position", "loss"} <= set(by_position):
+        raise ValueError(f"by_position must be a loss_by_position table (position, loss), got "
+                         f"{type(by_position).__name__}"
+                         + (f" with columns {list(by_position.columns)}"
+                            if isinstance(by_position, pd.DataFrame) else ""))
 
 
 def _bin_means(by_position: pd.DataFrame) -> pd.Series:
@@ -73,8 +80,7 @@ def gain_beyond(by_position: pd.DataFrame, start: int) -> float:
     seen ``start`` to ``2 start - 1`` tokens minus the mean over the second half of the window
     (nats per token; positive when the longer context lowers the loss). A number per model and
     seed, so seeds can be compared with :func:`rnn2transformer.evidence.compare_seeds`."""
-    if not isinstance(by_position, pd.DataFrame) or not {"position", "loss"} <= set(by_position):
-        raise ValueError("by_position must be a loss_by_position table (position, loss)")
+    _check_table(by_position)
     seen = by_position.position.to_numpy() + 1
     check_int("start", start, minimum=1)
     if 4 * start > seen.max():

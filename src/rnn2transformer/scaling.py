@@ -2,8 +2,9 @@
 
 Training compute is counted as in Kaplan et al. (2020): ``C = 6 N D`` floating-point operations
 for ``N`` parameters trained on ``D`` tokens (two for the forward pass, four for the backward,
-per parameter and token). It ignores attention's extra ``T^2`` work, which at the book's sizes
-is a small share, and the LSTM's lack of it; both families are charged by parameters alone.
+per parameter and token). It leaves out attention's extra ``T^2`` work (at the book's narrow
+widths and long windows not a small share: chapter 9's exercise estimates it) and the LSTM's
+lack of it; both families are charged by parameters alone.
 
 :func:`compute_curves` turns training histories into (compute, loss) points;
 :func:`frontier` takes, for each family, the lowest loss any of its sizes reached at each

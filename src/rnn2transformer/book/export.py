@@ -408,6 +408,7 @@ def per_character_ms(
     if (mingru_path is None) != (mingru_state is None):
         raise ValueError("mingru_path and mingru_state go together: give both or neither")
     lstm, tf = onnx_session(lstm_path), onnx_session(transformer_path)
+    mingru = None if mingru_path is None else onnx_session(mingru_path)  # one session, as above
     state = {"x": np.zeros(1, dtype=np.int64), "h": np.zeros((1, hidden_size), np.float32),
              "c": np.zeros((1, hidden_size), np.float32)}
 
@@ -426,11 +427,11 @@ def per_character_ms(
         rows.append({"model": "LSTM", "context": n, "ms_per_char": median_ms(lstm, state)})
         rows.append({"model": "Transformer", "context": n,
                      "ms_per_char": median_ms(tf, window)})
-        if mingru_path is not None:
+        if mingru is not None:
             feeds = {"x": np.zeros(1, dtype=np.int64),
                      "state": np.zeros((1, mingru_state[0], mingru_state[1]), np.float32)}
             rows.append({"model": "minGRU", "context": n,
-                         "ms_per_char": median_ms(onnx_session(mingru_path), feeds)})
+                         "ms_per_char": median_ms(mingru, feeds)})
     return rows
 
 
