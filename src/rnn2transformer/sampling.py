@@ -94,8 +94,9 @@ def streaming_cost(
 
     The model reads a random prefix of ``p`` tokens through ``forward_cached`` (not timed), then
     the next token's step is timed ``repeats`` times from the same state. Columns: ``position``,
-    ``ms_per_token`` (median) and ``state_bytes`` (what the model carries: an LSTM's (h, c), a
-    Transformer's key/value cache).
+    ``ms_per_token`` (median), ``ms_fastest`` and ``ms_slowest`` (the spread of the repeats) and
+    ``state_bytes`` (what the model carries: an LSTM's (h, c), a Transformer's key/value
+    cache).
     """
     if not hasattr(model, "forward_cached"):
         raise TypeError(f"{type(model).__name__} has no forward_cached to stream with")
@@ -112,5 +113,6 @@ def streaming_cost(
         timing = time_call(lambda t=token, s=state: model.forward_cached(t, s), device=device,
                            repeats=repeats, warmup=2)
         rows.append({"position": p, "ms_per_token": 1000 * timing["median_s"],
+                     "ms_fastest": 1000 * timing["min_s"], "ms_slowest": 1000 * timing["max_s"],
                      "state_bytes": _state_bytes(state)})
     return pd.DataFrame(rows)

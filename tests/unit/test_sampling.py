@@ -63,3 +63,6 @@ def test_streaming_state_grows_for_attention_and_not_for_the_lstm():
     # keys and values: 2 layers x 2 tensors x (1, 2 heads, p, 8) float32
     assert tf_cost.state_bytes.tolist() == [2 * 2 * 2 * p * 8 * 4 for p in (8, 32)]
     assert lstm_cost.state_bytes.tolist() == [2 * 8 * 4] * 2  # h and c
+    # the spread of the repeats comes with the median, for a page that compares two models
+    assert (tf_cost.ms_fastest <= tf_cost.ms_per_token).all()
+    assert (tf_cost.ms_per_token <= tf_cost.ms_slowest).all()
