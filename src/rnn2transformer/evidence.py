@@ -16,6 +16,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .settings import smoke
+
 MIN_SEEDS = 3
 # Two-sided 95% quantiles of Student's t distribution by degrees of freedom (the standard
 # table); beyond 30 the normal quantile is close enough.
@@ -69,12 +71,13 @@ def compare_seeds(a: Sequence[float], b: Sequence[float], *, names: tuple[str, s
             lower_is_better: bool = True) -> Comparison:
     """Compare the results ``a`` and ``b`` of two models over the same seeds (``a[i]`` and
     ``b[i]`` come from seed ``i``): their means, the mean paired difference and its 95%
-    interval. ``lower_is_better`` for losses and times, False for accuracies."""
+    interval. ``lower_is_better`` for losses and times, False for accuracies. At the smoke
+    scale (a launch test, one seed) fewer seeds are taken, and the result is within noise."""
     a, b = _values("a", a), _values("b", b)
     if len(a) != len(b):
         raise ValueError(f"a and b must come from the same seeds, got {len(a)} and {len(b)} "
                          "values")
-    if len(a) < MIN_SEEDS:
+    if len(a) < MIN_SEEDS and not (smoke() and a):
         raise ValueError(f"a verdict needs at least {MIN_SEEDS} seeds per model, got {len(a)}")
     if not (isinstance(names, tuple) and len(names) == 2 and all(isinstance(n, str) and n
                                                                   for n in names)):
@@ -82,10 +85,14 @@ def compare_seeds(a: Sequence[float], b: Sequence[float], *, names: tuple[str, s
     n = len(a)
     differences = [x - y for x, y in zip(a, b, strict=True)]
     mean = sum(differences) / n
-    spread = math.sqrt(sum((d - mean) ** 2 for d in differences) / (n - 1))
+    if n < MIN_SEEDS:  # the smoke scale's one seed (settings.scale.seeds): never a verdict
+        margin = math.inf
+    else:
+        spread = math.sqrt(sum((d - mean) ** 2 for d in differences) / (n - 1))
+        margin = t_quantile(n - 1) * spread / math.sqrt(n)
     return Comparison(a=names[0], b=names[1], mean_a=sum(a) / n, mean_b=sum(b) / n,
-                      difference=mean, margin=t_quantile(n - 1) * spread / math.sqrt(n),
-                      seeds=n, lower_is_better=bool(lower_is_better))
+                      difference=mean, margin=margin, seeds=n,
+                      lower_is_better=bool(lower_is_better))
 
 
 def _values(name: str, values: Sequence[float]) -> list[float]:

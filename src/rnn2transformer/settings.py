@@ -8,9 +8,10 @@ time, never at import, so a notebook or a test that changes a variable sees the 
 variable                      meaning
 ============================  ==============================================================
 ``RNN2T_SCALE``               ``default`` (unset: fits a laptop CPU's budget), ``full`` (the
-                              papers' settings, meant for a GPU) or ``smoke`` (every training
-                              and timing loop cut to a handful of iterations: it checks that
-                              a chapter runs, and its numbers mean nothing)
+                              papers' settings, meant for a GPU) or ``smoke`` (a launch test:
+                              every run, timing loop, held-out set, seed list, sweep and
+                              count table cut to what checks that a chapter runs; its numbers
+                              mean nothing; see :data:`scale`)
 ``RNN2T_DEVICE``              ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` instead of the first
                               available (:func:`rnn2transformer.device.get_device`)
 ``RNN2T_THREADS``             ``auto`` (unset: as many CPU threads as there are free cores,
@@ -35,9 +36,22 @@ ENV_CACHE_DIR = "RNN2T_CACHE_DIR"
 ENV_LIVE_DIR = "RNN2T_LIVE_DIR"
 
 SCALES = ("smoke", "default", "full")
-# RNN2T_SCALE=smoke: every run trains this many steps at most, with as many evaluations as the
-# real run would have had, up to one per step (a chapter that reads several rows finds them)
+
+# What RNN2T_SCALE=smoke keeps. Each size below is the smallest that still runs every line of
+# every chapter; the smoke scale is a launch test (tests/notebooks, tests/exercises), so these
+# are the one place that decides how small "smoke" is.
+# every run trains this many steps at most, with as many evaluations as the real run would have
+# had, up to one per step (a chapter that reads several rows finds them)
 SMOKE_STEPS = 6
+# held-out and evaluation sets: this many examples (or windows) at most, and a held-out text
+# this many characters (tokens) at most
+SMOKE_HELD_OUT = 64
+SMOKE_HELD_OUT_TEXT = 2_048
+# a generated training set: this many examples at most (a cut run sees a few hundred)
+SMOKE_TRAINING = 1_024
+# a text that count tables (n-gram baselines) or a tokenizer are fitted on: this many characters
+SMOKE_CORPUS = 20_000
+# a sweep keeps its first and last values; a list of seeds its first seed
 
 
 def _read(name: str) -> str:
@@ -52,18 +66,91 @@ def current_scale() -> str:
     return value
 
 
-def scale(default: object, *, full: object) -> object:
-    """Pick an experiment's size: ``default`` fits a laptop CPU's budget (and is also used at
-    the smoke scale, where the loops themselves are cut short); ``full`` is the paper-scale
-    setting used when ``RNN2T_SCALE=full``."""
-    return full if current_scale() == "full" else default
+def smoke() -> bool:
+    """True at the smoke scale, where a comparison may rest on fewer seeds or rounds than a
+    verdict needs (and is then never decided)."""
+    return current_scale() == "smoke"
+
+
+class Scale:
+    """An experiment's sizes at the current ``RNN2T_SCALE``: the one place that decides what
+    each kind of size becomes at each scale (chapters import the instance :data:`scale`).
+
+    ``scale(default, full=...)`` picks a size that is the experiment itself (a model's width,
+    a run's steps): ``default`` at the default and the smoke scale, where ``train`` and the
+    timing helpers cut the loops themselves short (:func:`steps_at_scale`,
+    :func:`repeats_at_scale`). The methods name sizes that a launch test need not pay for, and
+    shrink them at the smoke scale only:
+
+    * ``scale.held_out(n, full=...)``: examples in a held-out or evaluation set
+      (:data:`SMOKE_HELD_OUT` at most);
+    * ``scale.held_out_text(n, full=...)``: characters (tokens) of a held-out text
+      (:data:`SMOKE_HELD_OUT_TEXT` at most);
+    * ``scale.training(n, full=...)``: examples of a generated training set
+      (:data:`SMOKE_TRAINING` at most);
+    * ``scale.corpus(text)``: the text a count table or a tokenizer is fitted on (its first
+      :data:`SMOKE_CORPUS` characters or tokens);
+    * ``scale.sweep(values, full=...)``: the settings of a sweep (its first and last);
+    * ``scale.seeds(seeds)``: the seeds a verdict is drawn over (the first; a comparison of
+      fewer seeds than a verdict needs is then "within noise",
+      :func:`rnn2transformer.evidence.compare_seeds`).
+    """
+
+    def __call__(self, default: object, *, full: object) -> object:
+        """``default`` fits a laptop CPU's budget (and is also used at the smoke scale, where
+        the loops themselves are cut short); ``full`` is the paper-scale setting used when
+        ``RNN2T_SCALE=full``."""
+        return full if current_scale() == "full" else default
+
+    def held_out(self, default: int, *, full: int | None = None) -> int:
+        """The number of examples in a held-out or evaluation set."""
+        return self._capped(default, full, SMOKE_HELD_OUT)
+
+    def held_out_text(self, default: int, *, full: int | None = None) -> int:
+        """The length of a held-out text, in characters or tokens."""
+        return self._capped(default, full, SMOKE_HELD_OUT_TEXT)
+
+    def training(self, default: int, *, full: int | None = None) -> int:
+        """The number of examples in a training set the chapter generates."""
+        return self._capped(default, full, SMOKE_TRAINING)
+
+    def _capped(self, default: int, full: int | None, cap: int) -> int:
+        size = self(default, full=default if full is None else full)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise ValueError(f"a held-out size must be a whole number >= 1, got {size!r}")
+        return min(size, cap) if smoke() else size
+
+    def corpus(self, text):
+        """The text (a string, a list or a tensor of ids) that counts or a tokenizer are fitted
+        on: whole, or its first :data:`SMOKE_CORPUS` items at the smoke scale."""
+        if not hasattr(text, "__getitem__") or not hasattr(text, "__len__"):
+            raise TypeError(f"text must be a string, a list or a tensor, got {type(text).__name__}")
+        return text[:SMOKE_CORPUS] if smoke() else text
+
+    def sweep(self, default: list, *, full: list | None = None) -> list:
+        """The values a sweep runs over: all of them, or the first and the last at the smoke
+        scale (so code that reads either end still runs)."""
+        values = self(default, full=default if full is None else full)
+        if not isinstance(values, (list, tuple)) or not values:
+            raise ValueError(f"a sweep must be a non-empty list, got {values!r}")
+        values = list(values)
+        return values[:1] + values[-1:] if smoke() and len(values) > 2 else values
+
+    def seeds(self, seeds: list[int]) -> list[int]:
+        """The seeds a verdict is drawn over: all of them, or the first at the smoke scale."""
+        if not isinstance(seeds, (list, tuple, range)) or not seeds:
+            raise ValueError(f"seeds must be a non-empty list of seeds, got {seeds!r}")
+        return list(seeds)[:1] if smoke() else list(seeds)
+
+
+scale = Scale()
 
 
 def steps_at_scale(total_steps: int, eval_every: int) -> tuple[int, int]:
     """A run's ``(total_steps, eval_every)`` at the current scale: unchanged, except at the
     smoke scale, which cuts the run to :data:`SMOKE_STEPS` steps and keeps its number of
     evaluations (up to one per step)."""
-    if current_scale() != "smoke":
+    if not smoke():
         return total_steps, eval_every
     evaluations = max(1, total_steps // eval_every)
     total_steps = min(total_steps, SMOKE_STEPS)
@@ -72,7 +159,7 @@ def steps_at_scale(total_steps: int, eval_every: int) -> tuple[int, int]:
 
 def repeats_at_scale(repeats: int, warmup: int) -> tuple[int, int]:
     """A timing loop's ``(repeats, warmup)``: one call and no warm-up at the smoke scale."""
-    return (1, 0) if current_scale() == "smoke" else (repeats, warmup)
+    return (1, 0) if smoke() else (repeats, warmup)
 
 
 def device_name() -> str | None:
