@@ -17,11 +17,15 @@ BOOK_ENV := RNN2T_BOOK_BUILD=1 RNN2T_CACHE_DIR=$(CURDIR)/_build/checkpoints \
 	RNN2T_LIVE_DIR=$(CURDIR)/_build/live
 # The live widgets' runtime, fetched by make book (see below).
 ORT_WEB := book/_static/live/ort/VERSION
+# Chapters executed at a time before the strict build (rnn2transformer.book.prefill): two, one
+# thread each, on a machine with two cores (docs/design.md, "Two chapters at a time"); 1 keeps
+# the old way, one chapter at a time with as many threads as the machine leaves free.
+BOOK_JOBS ?= 2
 # `make pdf` builds here, apart from the site's build state (see the PDF section below).
 PDF_BUILD := _build/pdf
 # The package files the chapters execute (the benchmark and build-report tools are not among
 # them, so changing those does not force a cold rebuild).
-SRC_FILES := $(filter-out %/bench.py %/buildinfo.py,\
+SRC_FILES := $(filter-out %/bench.py %/buildinfo.py %/prefill.py,\
 	$(shell find src -name '*.py' -not -path '*/__pycache__/*')) pyproject.toml
 
 .PHONY: help setup book pdf texlive chromium bench torchrun test unit unit-fast gpu-test site-test \
@@ -95,7 +99,8 @@ book: setup $(ORT_WEB) _build/.package-stamp _build/.bench-stamp _build/.study-s
 	_build/.static-stamp
 	@mkdir -p _build/live/models; \
 	start=$$(date +%s.%N); \
-	$(BOOK_ENV) $(BIN)/jupyter-book build . $(BUILD_FLAGS) 2>&1 | tee _build/last-build.log; \
+	{ $(BOOK_ENV) $(BIN)/python -m rnn2transformer.book.prefill --jobs $(BOOK_JOBS) && \
+	  $(BOOK_ENV) $(BIN)/jupyter-book build . $(BUILD_FLAGS); } 2>&1 | tee _build/last-build.log; \
 	$(BIN)/python -m rnn2transformer.book.buildinfo _build --record _build/last-build.log \
 	  $$start $$(date +%s.%N)
 
@@ -189,8 +194,23 @@ exercise-test: setup
 pdf-test: setup
 	$(BIN)/python -m pytest tests/pdf -q -s
 
-test: lint unit book site-test notebook-test exercise-test pdf pdf-test
-	@if $(CHROMIUM_FOUND); then echo "make test: every test ran, the browser tests in Chromium"; \
+# make test runs its phases one after another, each timed into _build/phase-times.tsv, after
+# measuring how fast the machine is (a few seconds of the benchmark's training steps); it ends,
+# pass or fail, with the table of where the time went (rnn2transformer.book.buildinfo).
+TEST_PHASES := lint unit book site-test notebook-test exercise-test pdf pdf-test
+test: setup
+	@mkdir -p _build; rm -f _build/phase-times.tsv; status=0; \
+	timed() { start=$$(date +%s.%N); "$$@" || status=$$?; printf '%s\t%s\t%s\n' "$$phase" \
+	  "$$(awk "BEGIN {printf \"%.1f\", $$(date +%s.%N) - $$start}")" "$$status" \
+	  >> _build/phase-times.tsv; }; \
+	phase=calibration; timed $(BIN)/python -m rnn2transformer.book.bench \
+	  --calibrate _build/calibration.json; \
+	for phase in $(TEST_PHASES); do \
+	  [ "$$status" -eq 0 ] || break; timed $(MAKE) --no-print-directory $$phase; done; \
+	$(BIN)/python -m rnn2transformer.book.buildinfo _build --summary || true; \
+	[ "$$status" -eq 0 ] || { echo "make test: FAILED (the table above names the phase)"; \
+	  exit "$$status"; }; \
+	if $(CHROMIUM_FOUND); then echo "make test: every test ran, the browser tests in Chromium"; \
 	else echo "make test: Chromium is missing, so the browser tests of tests/site were SKIPPED" \
 	  "(install Chromium, or set CHROMIUM=/path/to/chrome, and run make site-test)"; fi
 
