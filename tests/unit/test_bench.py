@@ -20,7 +20,12 @@ def test_quick_benchmark_writes_results_and_checks_budgets(tmp_path):
     saved = json.loads((tmp_path / "results" / "cpu.json").read_text())
     assert saved["device"] == "cpu" and saved["throughput"][0]["tokens_per_s"] > 0
     budgets = {b["budget"]: b for b in report["budgets"]}
-    assert budgets["cold make book"]["holds"] is False  # 1000 s > 950 s
+    # the cold build's 950 s, scaled to this machine's speed measured in the same run
+    speed = report["calibration"]["tokens_per_s"]
+    assert speed == pytest.approx(bench.combined_tokens_per_s(report["throughput"]))
+    limit = budgets["cold make book"]["limit"]
+    assert limit == pytest.approx(950 * bench.REFERENCE_CALIBRATION / speed, abs=0.1)
+    assert budgets["cold make book"]["holds"] is (1000 <= limit)
     assert budgets["warm make book"]["holds"] is True
     assert budgets["slowest chapter"]["measured"] == 12.0
     block = budgets["TransformerBlock / nn.TransformerEncoderLayer"]
@@ -96,3 +101,20 @@ def test_chapter_times_execute_each_notebook_at_each_scale(tmp_path):
     assert times["smoke"]["bad.ipynb"] == "failed: ZeroDivisionError: division by zero"
     with pytest.raises(ValueError, match="scales must be among"):
         bench.chapter_times([], ["huge"])
+
+
+def test_a_budget_is_scaled_by_the_machines_speed():
+    # a machine at half the reference speed gets twice the time
+    assert bench.scaled_budget(950, bench.REFERENCE_CALIBRATION / 2) == pytest.approx(1900)
+    assert bench.scaled_budget(950, None) == 950
+    with pytest.raises(ValueError, match="positive calibration figure, got 0"):
+        bench.scaled_budget(950, 0)
+    rows = [{"tokens_per_s": 1000.0, "median_s": 1.0}, {"tokens_per_s": 3000.0, "median_s": 1.0}]
+    assert bench.combined_tokens_per_s(rows) == pytest.approx(2000.0)  # all tokens / all time
+    report = {"builds": {"chapters_s": {"chapters/a.md": 200.0}, "cold_build_s": 1500.0,
+                         "warm_build_s": 3.0},
+              "comparisons": [], "busy_core": {},
+              "throughput": [{"tokens_per_s": bench.REFERENCE_CALIBRATION / 2, "median_s": 0.1}]}
+    checks = {c["budget"]: c for c in bench.check_budgets(report)}
+    assert checks["cold make book"]["limit"] == pytest.approx(1900)
+    assert checks["cold make book"]["holds"] and checks["slowest chapter"]["holds"]

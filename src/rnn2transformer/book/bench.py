@@ -61,6 +61,12 @@ BUDGETS = {"cold_build_s": 950.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fas
            # taken by another program at most 2.5x its time on a quiet one
            "block_ratio": 1.0, "busy_core_ratio": 2.5}
 BUSY_CORE_CHAPTER = "03_recurrent_networks.ipynb"
+# How fast the machine the time budgets were set on is, in the one figure `make test` measures
+# (:func:`calibration`): the three character-model training steps of :func:`throughput` taken
+# together, from benchmarks/results/cpu.json of 2026-12-02 (150,373, 327,509 and 155,969
+# tokens/s). A time budget is scaled by this over the machine's own figure, so that "the book
+# got slower" and "the machine is slow" are told apart (CI's machine varies 2.5-3.6x).
+REFERENCE_CALIBRATION = 186_162.0
 
 
 def device_slug(device: torch.device) -> str:
@@ -91,6 +97,35 @@ def throughput(device: torch.device, repeats: int) -> list[dict]:
         t = time_training_step(model, x, x.roll(-1, 1), device=device, repeats=repeats, warmup=3)
         rows.append({"model": name, "tokens_per_s": B * T / t["median_s"], **t})
     return rows
+
+
+def combined_tokens_per_s(rows: list[dict]) -> float:
+    """The three training steps of :func:`throughput` as one figure: all their tokens over all
+    their (median) seconds."""
+    return (sum(r["tokens_per_s"] * r["median_s"] for r in rows)
+            / sum(r["median_s"] for r in rows))
+
+
+def calibration(device: torch.device | None = None, repeats: int = 10) -> dict:
+    """How fast this machine is now, in a few seconds: :func:`combined_tokens_per_s` of the
+    benchmark's character-model steps, and each family's tokens/s."""
+    device = device or get_device()
+    rows = throughput(device, repeats)
+    return {"tokens_per_s": combined_tokens_per_s(rows), "device": str(device),
+            "threads": torch.get_num_threads(),
+            "reference_tokens_per_s": REFERENCE_CALIBRATION,
+            "by_model": {r["model"]: r["tokens_per_s"] for r in rows}}
+
+
+def scaled_budget(seconds: float, tokens_per_s: float | None) -> float:
+    """A time budget set on the reference machine, for a machine of ``tokens_per_s``
+    (:func:`calibration`): longer on a slower machine. Unscaled when the figure is unknown."""
+    if tokens_per_s is None:
+        return seconds
+    if not tokens_per_s > 0:
+        raise ValueError(f"tokens_per_s must be a positive calibration figure, got "
+                         f"{tokens_per_s!r}")
+    return seconds * REFERENCE_CALIBRATION / tokens_per_s
 
 
 class _ReferenceLSTMModel(nn.Module):
@@ -313,15 +348,18 @@ def build_times(build_dir: Path) -> dict:
 def check_budgets(report: dict) -> list[dict]:
     """Each budget with the measured figure and whether it holds (None: not measured)."""
     builds = report["builds"]
+    # the build's time budgets, scaled to this machine's speed (the same run's throughput)
+    speed = combined_tokens_per_s(report["throughput"]) if report.get("throughput") else None
     fast = [r for r in report["comparisons"] if r["is_fast_path"]]
     block = [r["ratio"] for r in fast if r["family"] == "transformer block"]
     busy = report.get("busy_core", {}).get("ratio")
     chapters = builds["chapters_s"]
     checks = [  # name, measured, limit, unit, whether the limit is a minimum
-        ("cold make book", builds["cold_build_s"], BUDGETS["cold_build_s"], "s", False),
+        ("cold make book", builds["cold_build_s"],
+         round(scaled_budget(BUDGETS["cold_build_s"], speed), 1), "s", False),
         ("warm make book", builds["warm_build_s"], BUDGETS["warm_build_s"], "s", False),
-        ("slowest chapter", max(chapters.values()) if chapters else None, BUDGETS["chapter_s"],
-         "s", False),
+        ("slowest chapter", max(chapters.values()) if chapters else None,
+         round(scaled_budget(BUDGETS["chapter_s"], speed), 1), "s", False),
         ("slowest fast path / reference", max(r["ratio"] for r in fast) if fast else None,
          BUDGETS["fast_path_ratio"], "x", False),
         ("TransformerBlock / nn.TransformerEncoderLayer", block[0] if block else None,
@@ -339,8 +377,14 @@ def markdown(report: dict) -> str:
     """The report as readable Markdown tables."""
     lines = [f"# Benchmark on {report['device_name']}", "",
              f"{report['date']}, torch {report['torch']}, rnn2transformer {report['version']}, "
-             f"Python {report['python']}", "", "## Budgets", "",
-             "| budget | measured | limit | holds |", "|---|---|---|---|"]
+             f"Python {report['python']}", ""]
+    if report.get("calibration"):
+        c = report["calibration"]
+        lines += [f"Calibration: {c['tokens_per_s']:,.0f} tokens/s (the three character-model "
+                  f"training steps together; the budgets' reference machine: "
+                  f"{c['reference_tokens_per_s']:,.0f}), so the time budgets are scaled by "
+                  f"{c['reference_tokens_per_s'] / c['tokens_per_s']:.2f}.", ""]
+    lines += ["## Budgets", "", "| budget | measured | limit | holds |", "|---|---|---|---|"]
     for b in report["budgets"]:
         measured = "not measured" if b["measured"] is None else f"{b['measured']:.2f} {b['unit']}"
         holds = {None: "-", True: "yes", False: "NO"}[b["holds"]]
@@ -435,6 +479,8 @@ def run(*, repeats: int = 15, quick: bool = False, out_dir: Path = Path("benchma
     if chapters:  # chapter notebooks at each scale asked for (slow: the whole book per scale)
         report["chapters_by_scale"] = chapter_times(sorted(chapter_dir.glob("*.ipynb")),
                                                     chapters)
+    report["calibration"] = {"tokens_per_s": combined_tokens_per_s(report["throughput"]),
+                             "reference_tokens_per_s": REFERENCE_CALIBRATION}
     report["budgets"] = check_budgets(report)
     out_dir.mkdir(parents=True, exist_ok=True)
     slug = device_slug(device)
@@ -451,7 +497,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-dir", type=Path, default=Path("_build"))
     parser.add_argument("--chapters", default="",
                         help="also execute every chapter at these scales, e.g. default,full")
+    parser.add_argument("--calibrate", type=Path, metavar="JSON",
+                        help="only measure the machine's calibration figure into JSON")
     args = parser.parse_args(argv)
+    if args.calibrate:
+        figure = calibration()
+        args.calibrate.parent.mkdir(parents=True, exist_ok=True)
+        args.calibrate.write_text(json.dumps(figure, indent=2) + "\n")
+        print(f"calibration: {figure['tokens_per_s']:,.0f} tokens/s on {figure['device']} "
+              f"({figure['threads']} threads; the budgets' reference machine: "
+              f"{REFERENCE_CALIBRATION:,.0f})")
+        return 0
     report = run(repeats=args.repeats, quick=args.quick, out_dir=args.out,
                  build_dir=args.build_dir,
                  chapters=[s for s in args.chapters.split(",") if s] or None)

@@ -6,10 +6,17 @@ also classifies the build from its log (cold: every chapter executed; warm: none
 keeps the latest cold and warm wall times in ``_build/build-times.json``, which the benchmark
 (``make bench``) checks against the budgets. It needs jupyter-cache, which the book's
 environment has (the package itself does not).
+
+``python -m rnn2transformer.book.buildinfo _build --summary`` ends ``make test``: the wall time
+of each of its phases (``_build/phase-times.tsv``, written by the Makefile), the machine's
+calibration figure (``_build/calibration.json``, ``make test``'s first step), the cold build
+against its budget scaled to that figure, and the build's slowest chapters. A CI log then says
+how fast the machine was and what took the time.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -57,11 +64,61 @@ def record_build(build_dir: Path, log: Path, seconds: float) -> str:
     return kind
 
 
+def summary(build_dir: Path, *, slowest: int = 4) -> str:
+    """The table ``make test`` ends with (see the module's docstring)."""
+    lines = ["where make test spent its time:", f"  {'phase':<16}{'seconds':>9}  result"]
+    phases = build_dir / "phase-times.tsv"
+    rows = [line.split("\t") for line in phases.read_text().splitlines() if line.strip()] \
+        if phases.exists() else []
+    for name, seconds, status in rows:
+        lines.append(f"  {name:<16}{float(seconds):>9.1f}  {'ok' if status == '0' else 'FAILED'}")
+    lines.append(f"  {'total':<16}{sum(float(r[1]) for r in rows):>9.1f}")
+    speed = None
+    calibration = build_dir / "calibration.json"
+    if calibration.exists():
+        figure = json.loads(calibration.read_text())
+        speed, reference = figure["tokens_per_s"], figure["reference_tokens_per_s"]
+        lines.append(f"the machine: {speed:,.0f} tokens/s on {figure['device']} with "
+                     f"{figure['threads']} threads (the benchmark's three character-model "
+                     f"training steps; the budgets' reference machine: {reference:,.0f}, so "
+                     f"par here is {reference / speed:.2f} times the reference's time)")
+    builds = build_dir / "build-times.json"
+    cold = json.loads(builds.read_text()).get("cold") if builds.exists() else None
+    if cold is not None:
+        from .bench import BUDGETS, scaled_budget
+
+        limit = scaled_budget(BUDGETS["cold_build_s"], speed)
+        lines.append(f"the last cold build: {cold:.1f} s against a budget of "
+                     f"{BUDGETS['cold_build_s']:.0f} s on the reference machine, {limit:.0f} s "
+                     f"at this machine's speed: "
+                     + ("within it" if cold <= limit else "OVER it (the book got slower)"))
+    times = build_dir / "execution-times.json"
+    if times.exists():
+        chapters = {k: v for k, v in json.loads(times.read_text()).items()
+                    if k.startswith("chapters/")}
+        top = sorted(chapters.items(), key=lambda kv: -kv[1])[:slowest]
+        lines.append("its slowest chapters: " + ", ".join(
+            f"{Path(name).stem} {seconds:.1f} s" for name, seconds in top))
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
-    build_dir = Path(argv[0] if argv else "_build")
-    if len(argv) == 5 and argv[1] == "--record":
-        seconds = float(argv[4]) - float(argv[3])
-        kind = record_build(build_dir, Path(argv[2]), seconds)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("build_dir", type=Path, nargs="?", default=Path("_build"))
+    parser.add_argument("--record", nargs=3, metavar=("LOG", "START", "END"),
+                        help="classify the build whose log is LOG, timed from START to END "
+                             "(seconds since the epoch)")
+    parser.add_argument("--summary", action="store_true",
+                        help="print the table make test ends with, and nothing else")
+    args = parser.parse_args(argv)
+    build_dir = args.build_dir
+    if args.summary:
+        print(summary(build_dir))
+        return 0
+    if args.record:
+        log, start, end = args.record
+        seconds = float(end) - float(start)
+        kind = record_build(build_dir, Path(log), seconds)
         print(f"{kind} build: {seconds:.1f} s (kept in {build_dir / 'build-times.json'})")
     times = chapter_times(build_dir)
     (build_dir / "execution-times.json").write_text(json.dumps(times, indent=2) + "\n")
