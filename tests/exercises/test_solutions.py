@@ -10,10 +10,13 @@ Exercises are found by label (rnn2transformer.book.exercises.catalogue), so none
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jupytext
-import nbclient
 import nbformat
 import pytest
 
@@ -105,19 +108,51 @@ def with_solution_steps(chapter: Path) -> nbformat.NotebookNode:
     return notebook
 
 
+# Chapters executed at a time, each in its own kernel (two cores: about the time of one)
+JOBS = 2
+EXECUTE = """
+import sys, nbclient, nbformat
+nb = nbformat.read(sys.argv[1], as_version=4)
+try:
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": sys.argv[2]}}).execute()
+except nbclient.exceptions.CellExecutionError as error:
+    print(str(error)[-2500:])
+    sys.exit(1)
+"""
+
+
+def has_implement(chapter: Path) -> bool:
+    return any(e.kind == "Implement" for e in catalogue(chapter))
+
+
+@pytest.fixture(scope="module")
+def executed(request, tmp_path_factory) -> dict:
+    """Every selected chapter with its solution steps, executed at the smoke scale
+    :data:`JOBS` at a time when the first of their tests asks: chapter name -> None, or what
+    failed."""
+    folder = tmp_path_factory.mktemp("exercises")
+    env = {k: v for k, v in os.environ.items() if k != "RNN2T_PACKAGE_SOURCE"}
+    env.update(RNN2T_SCALE="smoke", RNN2T_DEVICE="cpu", RNN2T_BOOK_BUILD="1",
+               RNN2T_CACHE_DIR=str(folder / "cache"))
+    chapters = [c for c in request.session.items if getattr(c, "callspec", None)]
+    chapters = [c.callspec.params["chapter"] for c in chapters if "chapter" in c.callspec.params]
+
+    def run(chapter: Path):
+        notebook = folder / f"{chapter.stem}.ipynb"
+        nbformat.write(with_solution_steps(chapter), notebook)
+        result = subprocess.run([sys.executable, "-c", EXECUTE, str(notebook),
+                                 str(chapter.parent)], env=env, capture_output=True, text=True)
+        return chapter.name, (None if result.returncode == 0 else
+                              (result.stdout + result.stderr)[-3000:])
+
+    with ThreadPoolExecutor(max_workers=JOBS) as pool:  # threads that wait on subprocesses
+        return dict(pool.map(run, [c for c in dict.fromkeys(chapters) if has_implement(c)]))
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
-def test_every_solution_passes_its_check_and_every_placeholder_fails(chapter, tmp_path,
-                                                                      monkeypatch):
-    if not any(e.kind == "Implement" for e in catalogue(chapter)):
+def test_every_solution_passes_its_check_and_every_placeholder_fails(chapter, executed):
+    if not has_implement(chapter):
         pytest.skip(f"{chapter.name} has no implement exercise")
-    for name, value in [("RNN2T_SCALE", "smoke"), ("RNN2T_DEVICE", "cpu"),
-                        ("RNN2T_BOOK_BUILD", "1"), ("RNN2T_CACHE_DIR", str(tmp_path))]:
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("RNN2T_PACKAGE_SOURCE", raising=False)
-    client = nbclient.NotebookClient(with_solution_steps(chapter), timeout=600,
-                                     kernel_name="python3",
-                                     resources={"metadata": {"path": str(chapter.parent)}})
-    try:
-        client.execute()
-    except nbclient.exceptions.CellExecutionError as error:
-        pytest.fail(f"{chapter.name}: {str(error)[-2500:]}")
+    if executed[chapter.name] is not None:
+        pytest.fail(f"{chapter.name}: {executed[chapter.name]}")

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,36 @@ def make_venv(path: Path, requirements: list[str]) -> Path:
     return python
 
 
+# Notebooks executed at a time: each is its own kernel process, so on two cores two of them
+# take about the time of one (the smoke scale's cells are short and mostly single-threaded)
+JOBS = 2
+
+
+def run_notebooks(python: Path, notebooks: list[Path], env: dict[str, str]) -> dict:
+    """Execute ``notebooks`` :data:`JOBS` at a time; return name -> seconds, or the
+    AssertionError that :func:`run_notebook` raised for it."""
+    def one(notebook: Path):
+        try:
+            return notebook.name, run_notebook(python, notebook, env)
+        except AssertionError as error:
+            return notebook.name, error
+
+    with ThreadPoolExecutor(max_workers=JOBS) as pool:  # threads that wait on subprocesses
+        return dict(pool.map(one, notebooks))
+
+
+def selected(request, argname: str) -> list:
+    """The values of the parameter ``argname`` in the tests this session will run, in order
+    (so a fixture that runs them all at once runs only those selected)."""
+    values = []
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and argname in callspec.params:
+            if callspec.params[argname] not in values:
+                values.append(callspec.params[argname])
+    return values
+
+
 def run_notebook(python: Path, notebook: Path, env: dict[str, str]) -> float:
     """Execute ``notebook`` top to bottom with the venv's kernel; return the seconds it took."""
     script = (
@@ -63,17 +94,60 @@ def run_notebook(python: Path, notebook: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
+def binder_requirements() -> list[str]:
+    """binder/requirements.txt as pip arguments. The CPU index line is dropped here (this
+    machine reaches only PyPI, where the pinned torch resolves to the same CPU wheel); the
+    '+cpu' local version is kept as written, so a typo in the pin still fails."""
+    lines = []
+    for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("--extra-index-url"):
+            lines.append(line)
+    return lines + pinned(["ipykernel", "nbclient", "nbformat"])
+
+
 @pytest.fixture(scope="session")
-def colab_python() -> Path:
+def environments(request):
+    """The Colab-like and the Binder environments, built at the same time (each pip install
+    is mostly one core's work, and together they were half of this suite's time); only those
+    the selected tests use. name -> a future of the environment's python."""
     WORK.mkdir(parents=True, exist_ok=True)
-    return make_venv(WORK / "colab-venv", colab_requirements())
+    wanted = {"colab": (WORK / "colab-venv", colab_requirements())}
+    if any("binder" in item.name for item in request.session.items):
+        wanted["binder"] = (WORK / "binder-venv", binder_requirements())
+    pool = ThreadPoolExecutor(max_workers=len(wanted))  # threads that wait on pip
+    futures = {name: pool.submit(make_venv, *args) for name, args in wanted.items()}
+    pool.shutdown(wait=False)
+    yield futures
+    for future in futures.values():
+        future.exception()  # wait for both before the session ends
 
 
 @pytest.fixture(scope="session")
-def launch_env(tmp_path_factory) -> dict[str, str]:
+def colab_python(environments) -> Path:
+    python = environments["colab"].result()
+    # a runtime without the book's package, as Colab starts (an earlier run installed it here)
+    subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", "rnn2transformer"],
+                   check=True, capture_output=True)
+    return python
+
+
+@pytest.fixture(scope="session")
+def package_wheel(tmp_path_factory) -> Path:
+    """This checkout built once into a wheel: what each launched notebook's first cell
+    installs (building from the source folder again in every notebook took seconds each)."""
+    folder = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--wheel-dir", str(folder), str(ROOT)], check=True)
+    (wheel,) = folder.glob("rnn2transformer-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def launch_env(tmp_path_factory, package_wheel) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("RNN2T_", "VIRTUAL_ENV", "PYTHONPATH"))}
-    env["RNN2T_PACKAGE_SOURCE"] = str(ROOT)  # the first cell installs from this checkout
+    env["RNN2T_PACKAGE_SOURCE"] = str(package_wheel)  # the first cell installs this checkout
     env["RNN2T_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     env["RNN2T_DEVICE"] = "cpu"
     # Every training and timing loop a handful of iterations: these tests check the reader's

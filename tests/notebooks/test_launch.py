@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, WORK, colab_requirements, make_venv, pinned, run_notebook
+from .conftest import ROOT, colab_requirements, run_notebook, run_notebooks, selected
 
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
@@ -37,8 +37,8 @@ def test_installing_the_package_changes_no_colab_package(colab_python, launch_en
         if version:
             installed = before.get(name.lower(), "").split("+")[0]  # 2.13.0+cpu is 2.13.0
             assert installed == version, (requirement, before.get(name.lower()))
-    subprocess.run([str(colab_python), "-m", "pip", "install", "--quiet", str(ROOT)],
-                   check=True, env=launch_env)
+    subprocess.run([str(colab_python), "-m", "pip", "install", "--quiet",
+                    launch_env["RNN2T_PACKAGE_SOURCE"]], check=True, env=launch_env)
     after = freeze(colab_python)
     changed = {name: (before.get(name), after.get(name)) for name in before.keys() | after.keys()
                if before.get(name) != after.get(name)}
@@ -47,10 +47,23 @@ def test_installing_the_package_changes_no_colab_package(colab_python, launch_en
           f"Colab environment (ipywidgets {after['ipywidgets']}, torch {after['torch']})")
 
 
+@pytest.fixture(scope="module")
+def launched(request, colab_python, launch_env) -> dict:
+    """Every selected chapter notebook, executed two at a time (conftest.JOBS) when the first
+    of their tests asks; each test then reports its own chapter's result. The package is
+    installed first, so the two first cells that install it at once find it there (pip leaves
+    an installed wheel of the same version as it is) instead of writing the same files."""
+    subprocess.run([str(colab_python), "-m", "pip", "install", "--quiet",
+                    launch_env["RNN2T_PACKAGE_SOURCE"]], check=True, env=launch_env)
+    return run_notebooks(colab_python, selected(request, "notebook"), launch_env)
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_launched_notebook_runs_in_colabs_environment(notebook, colab_python, launch_env,
-                                                      timings):
-    timings[notebook.name] = run_notebook(colab_python, notebook, launch_env)
+def test_launched_notebook_runs_in_colabs_environment(notebook, launched, timings):
+    result = launched[notebook.name]
+    if isinstance(result, AssertionError):
+        raise result
+    timings[notebook.name] = result
 
 
 # Moves every control of every explorer through the widget API (ipywidgets 7 in Colab's
@@ -79,8 +92,8 @@ for chapter, make in EXPLORERS.items():
 
 
 def test_every_live_explorer_recomputes_in_colabs_environment(colab_python, launch_env):
-    subprocess.run([str(colab_python), "-m", "pip", "install", "--quiet", str(ROOT)],
-                   check=True, env=launch_env)
+    subprocess.run([str(colab_python), "-m", "pip", "install", "--quiet",
+                    launch_env["RNN2T_PACKAGE_SOURCE"]], check=True, env=launch_env)
     result = subprocess.run([str(colab_python), "-c", DRIVE_EXPLORERS], env=launch_env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
@@ -90,21 +103,8 @@ def test_every_live_explorer_recomputes_in_colabs_environment(colab_python, laun
     assert result.stdout.count("explorer ok") == len(EXPLORERS)
 
 
-def binder_requirements() -> list[str]:
-    """binder/requirements.txt as pip arguments. The CPU index line is dropped here (this
-    machine reaches only PyPI, where the pinned torch resolves to the same CPU wheel); the
-    '+cpu' local version is kept as written, so a typo in the pin still fails."""
-    lines = []
-    for line in (ROOT / "binder" / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line and not line.startswith("--extra-index-url"):
-            lines.append(line)
-    return lines
-
-
-def test_binder_environment_builds_and_runs_a_chapter(launch_env, tmp_path):
-    python = make_venv(WORK / "binder-venv",
-                       binder_requirements() + pinned(["ipykernel", "nbclient", "nbformat"]))
+def test_binder_environment_builds_and_runs_a_chapter(launch_env, environments, tmp_path):
+    python = environments["binder"].result()
     postbuild = ROOT / "binder" / "postBuild"
     assert postbuild.stat().st_mode & 0o111, "binder/postBuild must be executable"
     env = dict(launch_env, PATH=f"{python.parent}:{launch_env.get('PATH', '')}")
