@@ -194,3 +194,26 @@ def test_against_baseline_reads_a_final_loss():
         against_baseline(0.1, 1 / 6, solved_below=0.5)
     with pytest.raises(TypeError, match="value must be a number, got str"):
         against_baseline("0.1", 1 / 6, solved_below=0.01)
+
+
+def test_every_explorer_and_every_chapter_that_shows_one_is_registered():
+    """The launched-notebook test drives what EXPLORERS lists: one left out goes untested
+    (chapter 10's scan explorer was, until its factory registered itself)."""
+    import inspect
+    import re
+    from pathlib import Path
+
+    from rnn2transformer.book import explorers
+
+    factories = {name for name, f in inspect.getmembers(explorers, inspect.isfunction)
+                 if name.endswith("_explorer")}
+    assert factories == {f.__name__ for f in explorers.EXPLORERS.values()}
+    chapters = Path(__file__).parents[2] / "chapters"
+    shown = {}
+    for page in sorted(chapters.glob("*.md")):
+        for name in re.findall(r"^from rnn2transformer\.book\.explorers import (\w+_explorer)$",
+                               page.read_text(), re.M):
+            shown[page.stem] = name
+    assert shown == {chapter: f.__name__ for chapter, f in explorers.EXPLORERS.items()}
+    with pytest.raises(ValueError, match="01_neural_networks has an explorer already"):
+        explorers.shown_in("01_neural_networks")(lambda: None)

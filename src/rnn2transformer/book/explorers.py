@@ -13,6 +13,7 @@ their state into the static page).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import ipywidgets as widgets
 import numpy as np
@@ -496,60 +497,71 @@ class ScanExplorer(Explorer):
         )
 
 
+# Every live explorer, by the chapter that shows it: the launched-notebook tests drive each one
+# through the widget API. Each factory registers itself where it is defined (shown_in), and a
+# unit test checks that every factory and every chapter that shows one is registered.
+EXPLORERS: dict[str, Callable[..., Explorer]] = {}
+
+
+def shown_in(chapter: str):
+    """Register the decorated factory as ``chapter``'s live explorer in :data:`EXPLORERS`."""
+    def register(factory):
+        if chapter in EXPLORERS:
+            raise ValueError(f"{chapter} has an explorer already: {EXPLORERS[chapter].__name__}")
+        EXPLORERS[chapter] = factory
+        return factory
+    return register
+
+
+@shown_in("01_neural_networks")
 def gradient_explorer(**kwargs: object) -> GradientExplorer:
     """Chapter 1's live explorer (see :class:`GradientExplorer`)."""
     return GradientExplorer(**kwargs)
 
 
+@shown_in("03_recurrent_networks")
 def recurrent_gradient_explorer(**kwargs: object) -> RecurrentGradientExplorer:
     """Chapter 3's live explorer (see :class:`RecurrentGradientExplorer`)."""
     return RecurrentGradientExplorer(**kwargs)
 
 
+@shown_in("04_lstm")
 def forget_gate_explorer(**kwargs: object) -> ForgetGateExplorer:
     """Chapter 4's live explorer (see :class:`ForgetGateExplorer`)."""
     return ForgetGateExplorer(**kwargs)
 
 
+@shown_in("06_attention")
 def attention_scaling_explorer(**kwargs: object) -> AttentionScalingExplorer:
     """Chapter 6's live explorer (see :class:`AttentionScalingExplorer`)."""
     return AttentionScalingExplorer(**kwargs)
 
 
+@shown_in("07_transformer")
 def positions_explorer(**kwargs: object) -> PositionsExplorer:
     """Chapter 7's live explorer (see :class:`PositionsExplorer`)."""
     return PositionsExplorer(**kwargs)
 
 
+@shown_in("02_sequences_bag_of_words")
 def ngram_explorer(**kwargs: object) -> NgramExplorer:
     """Chapter 2's live explorer (see :class:`NgramExplorer`)."""
     return NgramExplorer(**kwargs)
 
 
+@shown_in("08_transfer_learning")
 def freezing_explorer(**kwargs: object) -> FreezingExplorer:
     """Chapter 8's live explorer (see :class:`FreezingExplorer`)."""
     return FreezingExplorer(**kwargs)
 
 
+@shown_in("09_is_lstm_dead")
 def streaming_explorer(**kwargs: object) -> StreamingExplorer:
     """Chapter 9's live explorer (see :class:`StreamingExplorer`)."""
     return StreamingExplorer(**kwargs)
 
 
-# Every live explorer, by the chapter that shows it: the launched-notebook tests drive each one
-# through the widget API, so a new explorer is tested once it is listed here.
-EXPLORERS = {
-    "01_neural_networks": gradient_explorer,
-    "02_sequences_bag_of_words": ngram_explorer,
-    "03_recurrent_networks": recurrent_gradient_explorer,
-    "04_lstm": forget_gate_explorer,
-    "06_attention": attention_scaling_explorer,
-    "07_transformer": positions_explorer,
-    "08_transfer_learning": freezing_explorer,
-    "09_is_lstm_dead": streaming_explorer,
-}
-
-
+@shown_in("10_recurrence_returns")
 def scan_explorer(**kwargs: object) -> ScanExplorer:
     """Chapter 10's live explorer (see :class:`ScanExplorer`)."""
     return ScanExplorer(**kwargs)
