@@ -25,7 +25,7 @@ from torch import nn
 from . import distributed
 
 # Bumped when what a checkpoint holds changes, so an older file is retrained, not misread.
-FORMAT = 2
+FORMAT = 3  # 3: the fingerprint holds every setting of the run (warm-up, schedule, ...)
 
 
 def fingerprint(model: nn.Module, **settings: Any) -> dict:

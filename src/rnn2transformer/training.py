@@ -108,9 +108,11 @@ def train(
     amp = precision_policy(model, device, mixed_precision)
     batches = Batches(train_data, batch_size=batch_size, seed=seed, device=device)
     means = RunningMeans(device)
-    saved = None if checkpoint is None else Checkpoint(checkpoint, fingerprint(
+    saved = None if checkpoint is None else Checkpoint(checkpoint, fingerprint(  # every setting
         model, total_steps=total_steps, batch_size=batch_size, lr=lr, optimizer=optimizer,
-        seed=seed), every=checkpoint_every or eval_every)
+        momentum=momentum, weight_decay=weight_decay, warmup_steps=warmup_steps,
+        schedule=schedule, clip_grad_norm=clip_grad_norm, eval_every=eval_every, bf16=amp,
+        seed=seed), every=checkpoint_every or eval_every)  # that changes what the run computes
     ranks = RankState(batches.generator, means, device)
     history, start, seconds_before = saved.resume(model, opt, ranks) if saved else ([], 0, 0.0)
     main = distributed.world().is_main

@@ -161,6 +161,21 @@ def test_checkpoint_from_other_settings_is_not_resumed(tmp_path):
         train(LinearRegression(), regression_data(), steps=10, lr=0.5, checkpoint=checkpoint)
 
 
+@pytest.mark.parametrize("changed", [
+    dict(warmup_steps=3), dict(schedule="cosine"), dict(clip_grad_norm=1.0),
+    dict(weight_decay=0.1), dict(optimizer="sgd", momentum=0.5), dict(eval_every=5)])
+def test_a_resumed_run_whose_settings_changed_retrains(tmp_path, changed):
+    # a finished run's checkpoint is returned as it is, unless a setting that changes what the
+    # run computes differs: then the run is trained again (it once carried on silently)
+    checkpoint = tmp_path / "run.pt"
+    base = dict(steps=10, eval_every=10, optimizer="sgd", lr=0.05)
+    first = train(LinearRegression(), regression_data(), checkpoint=checkpoint, **base)
+    with pytest.warns(UserWarning, match="other settings"):
+        again = train(LinearRegression(), regression_data(), checkpoint=checkpoint,
+                      **{**base, **changed})
+    assert first.step.iloc[-1] == again.step.iloc[-1] == 10  # trained again, to the end
+
+
 def test_clipping_records_the_norm_before_clipping():
     x, y = regression_data()
     torch.manual_seed(0)
