@@ -118,3 +118,15 @@ def test_a_budget_is_scaled_by_the_machines_speed():
     checks = {c["budget"]: c for c in bench.check_budgets(report)}
     assert checks["cold make book"]["limit"] == pytest.approx(1900)
     assert checks["cold make book"]["holds"] and checks["slowest chapter"]["holds"]
+
+
+def test_chapters_that_shared_the_machine_get_their_share_of_the_budget():
+    # two at a time, one thread each: a chapter had half the machine, so twice the time
+    report = {"builds": {"chapters_s": {"chapters/a.md": 250.0}, "cold_build_s": 700.0,
+                         "warm_build_s": 3.0, "jobs": 2},
+              "comparisons": [], "busy_core": {},
+              "throughput": [{"tokens_per_s": bench.REFERENCE_CALIBRATION, "median_s": 0.1}]}
+    checks = {c["budget"]: c for c in bench.check_budgets(report)}
+    chapter = checks["slowest chapter (2 at a time, 1 thread each)"]
+    assert chapter["limit"] == pytest.approx(2 * bench.BUDGETS["chapter_s"])
+    assert chapter["holds"] is True

@@ -95,7 +95,8 @@ def test_the_build_record_command_takes_named_options(tmp_path, capsys, monkeypa
     log.write_text("chapters/a.md: Executing notebook (2 at a time, 1 thread each): 4.0 s\n")
     assert buildinfo.main([str(tmp_path), "--record", str(log), "100.0", "112.5"]) == 0
     assert "cold build: 12.5 s" in capsys.readouterr().out
-    assert json.loads((tmp_path / "build-times.json").read_text()) == {"cold": 12.5}
+    assert json.loads((tmp_path / "build-times.json").read_text()) == {"cold": 12.5,
+                                                                        "cold_jobs": 2}
     assert buildinfo.main([str(tmp_path), "--summary"]) == 0
     assert "the last cold build: 12.5 s" in capsys.readouterr().out
 

@@ -60,6 +60,10 @@ def record_build(build_dir: Path, log: Path, seconds: float) -> str:
     path = build_dir / "build-times.json"
     recorded = json.loads(path.read_text()) if path.exists() else {}
     recorded[kind] = round(seconds, 1)
+    if kind == "cold":  # chapters executed at a time (prefill's lines say), one thread each
+        jobs = re.findall(r"chapters/\S+: Executing notebook \((\d+) at a time", log.read_text(
+            errors="replace"))
+        recorded["cold_jobs"] = int(jobs[0]) if jobs else 1
     path.write_text(json.dumps(recorded, indent=2) + "\n")
     return kind
 
