@@ -4,6 +4,7 @@ import json
 import time
 
 import pytest
+import torch
 
 from rnn2transformer.book import bench
 
@@ -130,3 +131,11 @@ def test_chapters_that_shared_the_machine_get_their_share_of_the_budget():
     chapter = checks["slowest chapter (2 at a time, 1 thread each)"]
     assert chapter["limit"] == pytest.approx(2 * bench.BUDGETS["chapter_s"])
     assert chapter["holds"] is True
+
+
+def test_the_calibration_is_the_best_of_its_runs(monkeypatch):
+    speeds = iter([100.0, 300.0, 200.0])  # a slow first run (the machine waking up) is dropped
+    monkeypatch.setattr(bench, "throughput", lambda device, repeats: [
+        {"model": "m", "tokens_per_s": next(speeds), "median_s": 1.0}])
+    figure = bench.calibration(torch.device("cpu"), repeats=1, runs=3)
+    assert figure["tokens_per_s"] == 300.0 and figure["by_model"] == {"m": 300.0}
