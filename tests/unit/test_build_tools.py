@@ -106,3 +106,19 @@ def test_a_builds_own_times_order_the_chapters_too(tmp_path):
     times.write_text(json.dumps({"chapters/a.md": 5.0, "chapters/b.md": 9.0}))
     paths = [tmp_path / "a.md", tmp_path / "b.md"]
     assert [p.name for p in prefill.longest_first(paths, times)] == ["b.md", "a.md"]
+
+
+@pytest.mark.slow
+def test_a_chapter_that_reads_what_another_writes_starts_after_it(tmp_path):
+    """Chapter 9 times the models chapters 4 and 7 export: two at a time, it once started
+    first and found none (its front matter now names them, executes_after)."""
+    made = tmp_path / "made.txt"
+    writer = tmp_path / "writer.md"
+    writer.write_text(NOTEBOOK % f"import time; time.sleep(1); open({str(made)!r}, 'w').write('x')")
+    reader = tmp_path / "reader.md"
+    reader.write_text((NOTEBOOK % f"assert open({str(made)!r}).read() == 'x'").replace(
+        "---\n\n# A page", "rnn2transformer:\n  executes_after: [writer]\n---\n\n# A page"))
+    results = tmp_path / "times.json"  # the reader is the longer: it would start first
+    results.write_text(json.dumps({"chapters/reader.md": 100.0, "chapters/writer.md": 1.0}))
+    report = prefill.prefill([reader, writer], tmp_path / "cache", jobs=2, results=results)
+    assert report["failed"] == {} and len(report["executed"]) == 2

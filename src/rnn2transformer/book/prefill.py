@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from ..settings import ENV_THREADS
@@ -77,7 +77,6 @@ def prefill(chapters: list[Path], cache_dir: Path, *, jobs: int, results: Path) 
     Returns ``{"executed": {name: seconds}, "failed": {name: error}, "cached": [names],
     "seconds": wall time}``."""
     from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
 
     if not (isinstance(jobs, int) and jobs >= 1):
         raise ValueError(f"jobs must be a whole number >= 1, got {jobs!r}")
@@ -93,24 +92,47 @@ def prefill(chapters: list[Path], cache_dir: Path, *, jobs: int, results: Path) 
     started = time.perf_counter()
     threads = 1 if jobs > 1 else None  # alone, a chapter fits its threads to the machine
     context = multiprocessing.get_context("spawn")  # a kernel client per fresh process
+    queue = longest_first(missing, results)
+    # A chapter that reads what others write (chapter 9 times the live models chapters 4 and 7
+    # export) names them in its front matter (rnn2transformer: executes_after: [...]) and
+    # starts only once they have finished here; in the build's own order it came after them.
+    waits = {p: set(read_chapter(p).metadata.get("rnn2transformer", {}).get(
+        "executes_after", [])) & {q.stem for q in queue} for p in queue}
+    finished: set[str] = set()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(_execute, str(p), threads)
-                   for p in longest_first(missing, results)]
-        for future in as_completed(futures):
-            path, nb, seconds, error = future.result()
-            name = str(Path(path).relative_to(ROOT)) if Path(path).is_relative_to(ROOT) else path
-            if error is None:
-                cache.cache_notebook_bundle(CacheBundleIn(nb, path, data={
-                    "execution_seconds": seconds}), check_validity=False, overwrite=True)
-                report["executed"][name] = seconds
-                how = f"{jobs} at a time, 1 thread each" if threads else "alone"
-                print(f"{name}: Executing notebook ({how}): {seconds:.1f} s", flush=True)
-            else:  # the strict build executes it again and reports the error in full
-                report["failed"][name] = error[:300]
-                print(f"{name}: failed here ({error[:200]}); the build will execute it again",
-                      flush=True)
+        running: dict = {}
+        while queue or running:
+            ready = [p for p in queue if waits[p] <= finished]
+            for p in ready[:jobs - len(running)]:
+                queue.remove(p)
+                running[pool.submit(_execute, str(p), threads)] = p
+            if not running:  # what it waits for is not here to run: start it anyway
+                p = queue.pop(0)
+                running[pool.submit(_execute, str(p), threads)] = p
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished.add(running.pop(future).stem)
+                _store(future.result(), cache, report, jobs if threads else None)
     report["seconds"] = time.perf_counter() - started
     return report
+
+
+def _store(result: tuple, cache, report: dict, jobs: int | None) -> None:
+    """Cache one executed chapter as myst-nb would, or record why it failed."""
+    from jupyter_cache.base import CacheBundleIn
+
+    path, nb, seconds, error = result
+    name = str(Path(path).relative_to(ROOT)) if Path(path).is_relative_to(ROOT) else path
+    if error is None:
+        cache.cache_notebook_bundle(CacheBundleIn(nb, path, data={
+            "execution_seconds": seconds}), check_validity=False, overwrite=True)
+        report["executed"][name] = seconds
+        how = f"{jobs} at a time, 1 thread each" if jobs else "alone"
+        print(f"{name}: Executing notebook ({how}): {seconds:.1f} s", flush=True)
+    else:  # the strict build executes it again and reports the error in full
+        report["failed"][name] = error[:300]
+        print(f"{name}: failed here ({error[:200]}); the build will execute it again",
+              flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
