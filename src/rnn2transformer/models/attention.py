@@ -176,6 +176,34 @@ class MultiHeadAttention(nn.Module):
         return self.out_proj(heads.transpose(1, 2).reshape(B, T, H * d_k)), (k, v)
 
 
+class SelfAttention(MultiHeadAttention):
+    """Multi-head self-attention as a block's time mixer (:class:`.block.Block`):
+    ``forward(x, state=None, *, mask, need_weights, is_causal) -> (out, extra)``.
+
+    A causal layer's state is its key/value cache, as a recurrent layer's is its last state: a
+    causal call returns the cache of every position it saw, and a call with ``state`` (a cache)
+    continues after the cached positions. ``need_weights=True`` returns the weights instead
+    (the teaching path), and a non-causal call returns None beside its output.
+    ``causal=True`` at construction makes every call causal.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, *, causal: bool = False,
+                 bias: bool = True) -> None:
+        super().__init__(d_model, n_heads, bias=bias)
+        self.causal = causal
+
+    def forward(self, x: torch.Tensor, state: KVCache | None = None, *,
+                mask: torch.Tensor | None = None, need_weights: bool = False,
+                is_causal: bool = False) -> tuple[torch.Tensor, object]:
+        check_tensor("x", x, ndim=3, dtype_kind="float")
+        if x.shape[-1] != self.d_model:
+            raise ValueError(f"x must have shape (B, T, {self.d_model}), got {tuple(x.shape)}")
+        causal = is_causal or self.causal
+        if state is not None or (causal and mask is None and not need_weights):
+            return self.forward_cached(x, state)  # the fused causal kernel, keeping K and V
+        return super().forward(x, mask=mask, need_weights=need_weights, is_causal=causal)
+
+
 def copy_attention_weights(source: nn.Module, target: nn.Module) -> None:
     """Copy weights between :class:`MultiHeadAttention` and ``torch.nn.MultiheadAttention``."""
 

@@ -42,8 +42,9 @@ import torch
 from torch import nn
 
 from .._checks import check_choice, check_int, check_tensor
+from .block import Block
 from .rnn import check_sequence
-from .shared import check_config, task_loss
+from .shared import check_config, readout
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> None:
@@ -129,10 +130,13 @@ def scan_depth(length: int) -> int:
 class MinGRU(nn.Module):
     """minGRU: a GRU whose gate and candidate read only the input, so it trains by a scan."""
 
-    def __init__(self, input_size: int, hidden_size: int) -> None:
+    def __init__(self, input_size: int, hidden_size: int, *, scan: bool = True) -> None:
         super().__init__()
         self.input_size = check_int("input_size", input_size, minimum=1)
         self.hidden_size = check_int("hidden_size", hidden_size, minimum=1)
+        if not isinstance(scan, bool):
+            raise TypeError(f"scan must be True or False, got {scan!r}")
+        self.scan = scan  # False: forward runs the loop (the same numbers, for timing)
         self.gate = nn.Linear(input_size, hidden_size)  # z_t
         self.candidate = nn.Linear(input_size, hidden_size)  # h~_t
 
@@ -143,9 +147,15 @@ class MinGRU(nn.Module):
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """All states for ``x`` (B, T, C) from ``state`` (B, H) or None (zeros), and the last:
+        by the scan, or by the loop when the layer was made with ``scan=False``; one new token
+        (T = 1, generation) is one :meth:`step`."""
         check_sequence(x, self.input_size)
-        out = linear_scan(*self.coefficients(x), state)  # (B, T, H)
-        return out, out[:, -1]
+        if x.shape[1] == 1:
+            last = self.step(x[:, 0], state)
+            return last.unsqueeze(1), last
+        out = (linear_scan if self.scan else sequential_scan)(*self.coefficients(x), state)
+        return out, out[:, -1]  # (B, T, H), (B, H)
 
     def forward_loop(self, x: torch.Tensor, state: torch.Tensor | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,8 +174,8 @@ class MinLSTM(MinGRU):
     """minLSTM: an LSTM whose forget and input gates read only the input, normalised to sum to
     one (Feng et al. 2024's length-independent form), so it trains by a scan."""
 
-    def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__(input_size, hidden_size)
+    def __init__(self, input_size: int, hidden_size: int, *, scan: bool = True) -> None:
+        super().__init__(input_size, hidden_size, scan=scan)
         self.input_gate = nn.Linear(input_size, hidden_size)  # i_t; self.gate is f_t
 
     def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -173,7 +183,6 @@ class MinLSTM(MinGRU):
         f, i = torch.sigmoid(self.gate(x)), torch.sigmoid(self.input_gate(x))  # (..., H)
         total = f + i
         return f / total, i / total * self.candidate(x)
-
 
 
 CELLS = {"mingru": MinGRU, "minlstm": MinLSTM}
@@ -200,32 +209,14 @@ class LinearRNNConfig:
             raise TypeError(f"scan must be True or False, got {self.scan!r}")
 
 
-class LinearRNNBlock(nn.Module):
-    """x + Mixer(LN(x)), then x + FFN(LN(x)): a pre-norm Transformer block whose mixer over
-    time is a minGRU or minLSTM layer instead of self-attention. (B, T, d) -> (B, T, d)."""
+class LinearRNNBlock(Block):
+    """x + Mixer(LN(x)), then x + FFN(LN(x)): the book's one :class:`~.block.Block` with a
+    minGRU or minLSTM layer as its mixer over time instead of self-attention.
+    (B, T, d) -> (B, T, d), and the mixer's last state (B, d)."""
 
     def __init__(self, kind: str, d_model: int, d_ff: int, *, scan: bool = True) -> None:
-        super().__init__()
-        self.scan = scan
-        self.cell = CELLS[kind](d_model, d_model)
-        self.linear1 = nn.Linear(d_model, d_ff)
-        self.linear2 = nn.Linear(d_ff, d_model)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-
-    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The block over ``x`` (B, T, d) from the mixer's ``state`` (B, d) or None; returns
-        the new ``x`` and the mixer's last state."""
-        h = self.norm1(x)
-        if x.shape[1] == 1:  # one new token (generation): one step, no scan to set up
-            last = self.cell.step(h[:, 0], state)
-            read = last.unsqueeze(1)
-        else:
-            read, last = (self.cell if self.scan else self.cell.forward_loop)(h, state)
-        x = x + read
-        x = x + self.linear2(torch.relu(self.linear1(self.norm2(x))))
-        return x, last
+        check_choice("kind", kind, tuple(CELLS))
+        super().__init__(CELLS[kind](d_model, d_model, scan=scan), d_model, d_ff)
 
 
 class LinearRNNModel(nn.Module):
@@ -269,11 +260,8 @@ class LinearRNNModel(nn.Module):
 
     def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        out, _ = self.forward_from(x)  # (B, T, output_size)
-        if self.config.readout == "last":
-            out = out[:, -1]
-        if self.config.output_size == 1 and self.config.loss == "mse":
-            out = out.squeeze(-1)
-        if targets is None:
-            return out, None
-        return out, task_loss(out, targets, self.config.loss)
+        check_tensor("x", x, ndim=2, dtype_kind="int")
+        h = self.embed(x)
+        for block in self.blocks:
+            h, _ = block(h)
+        return readout(self.norm(h), self.head, targets, self.config)

@@ -26,7 +26,7 @@ from .._checks import check_choice, check_int, check_tensor
 from .gru import GRU
 from .lstm import LSTM
 from .rnn import NONLINEARITIES, RNN
-from .shared import evaluating, task_loss
+from .shared import evaluating, readout, task_loss
 
 KINDS = ("rnn", "lstm", "gru")
 RECURRENT_INITS = ("default", "identity")
@@ -169,16 +169,7 @@ class RecurrentModel(nn.Module):
         self, x: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         states, _ = self.rnn(self.features(x))  # (B, T, H)
-        if self.config.readout == "last":
-            states = states[:, -1]  # (B, H)
-        elif self.config.readout == "mean":
-            states = states.mean(dim=1)  # (B, H)
-        out = self.head(states)  # (B, [T,] output_size)
-        if self.config.output_size == 1 and self.config.loss == "mse":
-            out = out.squeeze(-1)
-        if targets is None:
-            return out, None
-        return out, task_loss(out, targets, self.config.loss)
+        return readout(states, self.head, targets, self.config)
 
 
 def _detached(state: object) -> object:

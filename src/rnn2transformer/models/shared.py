@@ -28,6 +28,22 @@ def task_loss(out: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tens
         return F.cross_entropy(pred.reshape(-1, pred.shape[-1]), targets.reshape(-1))
     raise ValueError(f"kind must be 'mse' or 'cross_entropy', got {kind!r}")
 
+def readout(states: torch.Tensor, head: nn.Module, targets: torch.Tensor | None,
+            config: object) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The tail every task model shares: pool the states (B, T, d) as ``config.readout`` says
+    (``"all"``: one prediction per step; ``"last"``: from the last step; ``"mean"``: from
+    their mean), apply ``head``, and compute ``config.loss`` when ``targets`` are given.
+    Returns ``(out, loss)``; ``out`` drops its last dimension for a single regression output."""
+    if config.readout == "last":
+        states = states[:, -1]  # (B, d)
+    elif config.readout == "mean":
+        states = states.mean(dim=1)  # (B, d)
+    out = head(states)  # (B, [T,] output_size)
+    if config.output_size == 1 and config.loss == "mse":
+        out = out.squeeze(-1)
+    return out, (None if targets is None else task_loss(out, targets, config.loss))
+
+
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
     """Number of parameters of ``model`` (only those with ``requires_grad`` if asked)."""
     if not isinstance(model, nn.Module):

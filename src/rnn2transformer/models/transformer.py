@@ -6,7 +6,8 @@ Pieces, each with the paper's names:
   PE(pos, 2i+1) = cos(pos / 10000^(2i/d_model)); or learned positions (an embedding).
 * :class:`TransformerBlock`: multi-head self-attention and a position-wise feed-forward layer
   FFN(x) = max(0, x W_1 + b_1) W_2 + b_2 (a ReLU, as in chapter 1), each wrapped in a residual
-  connection and layer normalisation. ``norm_first=False`` is the paper's order
+  connection and layer normalisation: the book's one :class:`~.block.Block`, with attention as
+  its time mixer. ``norm_first=False`` is the paper's order
   (x + sublayer, then norm); ``True`` normalises first, which trains more reliably in small
   budgets. ``residual=False`` and ``layer_norm=False`` remove either part, for chapter 7's
   ablation. Parameters are laid out as in ``torch.nn.TransformerEncoderLayer`` so weights copy.
@@ -24,8 +25,9 @@ import torch
 from torch import nn
 
 from .._checks import check_choice, check_int, check_tensor
-from .attention import KVCache, MultiHeadAttention, copy_attention_weights
-from .shared import check_config, task_loss
+from .attention import KVCache, SelfAttention, copy_attention_weights
+from .block import Block
+from .shared import check_config, readout
 
 
 def sinusoidal_positions(
@@ -65,8 +67,10 @@ def position_shift_matrix(k: int, d_model: int) -> torch.Tensor:
     return m
 
 
-class TransformerBlock(nn.Module):
-    """Self-attention and feed-forward sublayers with residuals and layer norms. (B, T, d).
+class TransformerBlock(Block):
+    """The Transformer's block: :class:`.block.Block` with multi-head self-attention as its
+    mixer. (B, T, d). ``forward(x, mask=None, need_weights=False, is_causal=False)`` returns the
+    new ``x`` and the attention weights (if asked) or, for a causal call, the key/value cache.
 
     ``norm_first``: pre-norm (True, the package's default) or the paper's post-norm (False).
     ``residual`` and ``layer_norm``: keep the residual connections and the layer norms (both
@@ -75,47 +79,20 @@ class TransformerBlock(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, *, norm_first: bool = True,
                  residual: bool = True, layer_norm: bool = True) -> None:
-        super().__init__()
         check_int("d_ff", d_ff, minimum=1)
-        self.norm_first, self.residual = norm_first, residual
-        self.self_attn = MultiHeadAttention(d_model, n_heads)
-        self.linear1 = nn.Linear(d_model, d_ff)  # W_1, b_1
-        self.linear2 = nn.Linear(d_ff, d_model)  # W_2, b_2
-        self.norm1 = nn.LayerNorm(d_model) if layer_norm else nn.Identity()
-        self.norm2 = nn.LayerNorm(d_model) if layer_norm else nn.Identity()
+        super().__init__(SelfAttention(d_model, n_heads), d_model, d_ff, norm_first=norm_first,
+                         residual=residual, layer_norm=layer_norm)
 
-    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear2(torch.relu(self.linear1(x)))  # max(0, x W_1 + b_1) W_2 + b_2
-
-    def around(self, x: torch.Tensor, attend) -> tuple[torch.Tensor, object]:
-        """The block around its attention: ``attend(h) -> (read, extra)`` is self-attention
-        over ``h`` (plain, or with a key/value cache); returns the new ``x`` and ``extra``."""
-        add = (lambda x, f: x + f) if self.residual else (lambda x, f: f)
-        if self.norm_first:
-            read, extra = attend(self.norm1(x))
-            x = add(x, read)  # x + Attention(LN(x))
-            x = add(x, self.feed_forward(self.norm2(x)))  # x + FFN(LN(x))
-        else:
-            read, extra = attend(x)
-            x = self.norm1(add(x, read))  # LN(x + Attention(x))
-            x = self.norm2(add(x, self.feed_forward(x)))  # LN(x + FFN(x))
-        return x, extra
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        need_weights: bool = False,
-        is_causal: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return self.around(x, lambda h: self.self_attn(
-            h, mask=mask, need_weights=need_weights, is_causal=is_causal))
+    @property
+    def self_attn(self) -> SelfAttention:
+        """The mixer, under ``torch.nn.TransformerEncoderLayer``'s name for it."""
+        return self.mixer
 
     def forward_cached(
         self, x: torch.Tensor, cache: KVCache | None = None
     ) -> tuple[torch.Tensor, KVCache]:
         """:meth:`forward` for new positions of a causal model, reusing cached keys/values."""
-        return self.around(x, lambda h: self.self_attn.forward_cached(h, cache))
+        return self(x, cache, is_causal=True)
 
 
 def copy_block_weights(source: nn.Module, target: nn.Module) -> None:
@@ -203,7 +180,7 @@ class TransformerModel(nn.Module):
         weights = []
         for block in self.blocks:  # a causal model passes is_causal, never a built mask
             h, w = block(h, need_weights=need_weights, is_causal=c.causal)
-            weights.append(w)
+            weights.append(w if need_weights else None)  # a causal block's w is its cache
         return self.norm(h), weights
 
     def positions_for(self, start: int, T: int, like: torch.Tensor) -> torch.Tensor | float:
@@ -245,13 +222,4 @@ class TransformerModel(nn.Module):
         self, x: torch.Tensor, targets: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         h, _ = self.encode(x)
-        if self.config.readout == "mean":
-            h = h.mean(dim=1)  # (B, d)
-        elif self.config.readout == "last":
-            h = h[:, -1]  # (B, d)
-        out = self.head(h)
-        if self.config.output_size == 1 and self.config.loss == "mse":
-            out = out.squeeze(-1)
-        if targets is None:
-            return out, None
-        return out, task_loss(out, targets, self.config.loss)
+        return readout(h, self.head, targets, self.config)
