@@ -8,13 +8,20 @@ models the same batches) and computes the mean difference with a 95% interval fr
 distribution; when the interval contains zero the answer is "within noise", and no outcome word
 may be printed. Chapters glue the sentence that :func:`rnn2transformer.book.prose.verdict`
 builds from the result, never a typed "wins".
+
+An experiment has three steps: run, decide, say. The chapter runs it (:func:`over_seeds` trains
+each model once per seed and returns one frame), this module decides it (:func:`compare`, from
+that frame), and :mod:`rnn2transformer.book.claims` says it (a ``Claim`` glues the verdict,
+and whether every model had learned the task, under one set of keys).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import pandas as pd
 
 from .settings import smoke
 
@@ -104,3 +111,64 @@ def _values(name: str, values: Sequence[float]) -> list[float]:
     if not all(math.isfinite(v) for v in out):
         raise ValueError(f"{name} holds a value that is not finite (a diverged run?): {out}")
     return out
+
+
+def over_seeds(build: Callable[[], dict[str, object]], run: Callable[[object, int], object],
+               seeds: Sequence[int]) -> pd.DataFrame:
+    """Run an experiment once per seed: for each seed, seed torch (the models' initial
+    weights), ``build()`` the models to compare (a dict of names to models, made fresh for
+    every seed) and call ``run(model, seed)`` on each; ``run`` returns one row (a dict of
+    measurements) or a list of rows. Returns every row with its ``model`` and ``seed``, the
+    frame :func:`compare` reads. Run ``i`` of every model sees seed ``i`` (the same batches),
+    so results pair up by seed."""
+    import torch  # here, not at the top: deciding a claim needs no torch
+
+    seeds = list(seeds)
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of ints, got {seeds!r}")
+    if not callable(build) or not callable(run):
+        raise TypeError(f"build and run must be callables, got {type(build).__name__} and "
+                        f"{type(run).__name__}")
+    rows = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        models = build()
+        if not isinstance(models, dict) or not models:
+            raise TypeError(f"build() must return a dict of names to models, got "
+                            f"{type(models).__name__}")
+        for name, model in models.items():
+            result = run(model, seed)
+            for row in result if isinstance(result, list) else [result]:
+                rows.append({"model": name, "seed": seed, **row})
+    return pd.DataFrame(rows)
+
+
+def compare(frame: pd.DataFrame, metric: str, a: str, b: str, *, lower_is_better: bool = True,
+            names: tuple[str, str] | None = None, **where: object) -> Comparison:
+    """:func:`compare_seeds` on a frame of :func:`over_seeds` rows: ``metric`` of model ``a``
+    against model ``b``, paired by seed. ``where`` selects rows first (``pairs=16`` keeps the
+    rows whose ``pairs`` column is 16); ``names`` are the two sides as a sentence names them
+    (default: ``a`` and ``b``)."""
+    if not isinstance(frame, pd.DataFrame) or not {"model", "seed", metric} <= set(frame):
+        raise ValueError(f"frame must hold the columns model, seed and {metric!r}, got "
+                         f"{list(frame.columns) if isinstance(frame, pd.DataFrame) else frame}")
+    for column, value in where.items():
+        if column not in frame:
+            raise ValueError(f"no column {column!r} to select on; columns are {list(frame)}")
+        frame = frame[frame[column] == value]
+    sides = []
+    for model in (a, b):
+        rows = frame[frame.model == model]
+        if rows.empty:
+            raise ValueError(f"no rows for model {model!r}; models are "
+                             f"{sorted(frame.model.unique())}")
+        if rows.seed.duplicated().any():
+            raise ValueError(f"model {model!r} has more than one row per seed: select with "
+                             "where=... first")
+        sides.append(rows.set_index("seed")[metric])
+    if set(sides[0].index) != set(sides[1].index):
+        raise ValueError(f"{a!r} and {b!r} must come from the same seeds, got "
+                         f"{sorted(sides[0].index)} and {sorted(sides[1].index)}")
+    seeds = sorted(sides[0].index)
+    return compare_seeds(sides[0][seeds].tolist(), sides[1][seeds].tolist(),
+                         names=names or (a, b), lower_is_better=lower_is_better)

@@ -1,0 +1,98 @@
+"""Run, decide, say (rnn2transformer.evidence.over_seeds/compare and book.claims): a claim
+glues one set of keys, and a claim whose models did not learn the task decides nothing."""
+
+import pandas as pd
+import pytest
+import torch
+
+from rnn2transformer.book import claims
+from rnn2transformer.book.claims import Claim, glue_claim, learned
+from rnn2transformer.evidence import compare, compare_seeds, over_seeds
+
+
+def frame():
+    return pd.DataFrame({"model": ["A"] * 3 + ["B"] * 3, "seed": [0, 1, 2] * 2,
+                         "bits": [1.0, 1.1, 0.9, 2.0, 2.2, 1.9]})
+
+
+def test_over_seeds_builds_fresh_models_per_seed_and_pairs_rows_by_seed():
+    built = []
+
+    def build():
+        models = {"small": torch.nn.Linear(2, 1), "large": torch.nn.Linear(2, 3)}
+        built.append(models)
+        return models
+
+    def run(model, seed):
+        return [{"n": n, "weight": float(model.weight.flatten()[0]) + n} for n in (1, 2)]
+
+    rows = over_seeds(build, run, [0, 1, 2])
+    assert len(built) == 3 and len(rows) == 3 * 2 * 2
+    assert list(rows.columns) == ["model", "seed", "n", "weight"]
+    # the same seed gives the same initial weights: seeding is part of over_seeds
+    again = over_seeds(build, run, [1])
+    first = rows[(rows.seed == 1)].reset_index(drop=True)
+    assert first.equals(again.reset_index(drop=True))
+    with pytest.raises(ValueError, match="non-empty list of ints"):
+        over_seeds(build, run, [])
+    with pytest.raises(TypeError, match="dict of names to models"):
+        over_seeds(lambda: torch.nn.Linear(1, 1), run, [0])
+
+
+def test_compare_reads_a_frame_like_compare_seeds_reads_lists():
+    result = compare(frame(), "bits", "A", "B")
+    assert result == compare_seeds([1.0, 1.1, 0.9], [2.0, 2.2, 1.9], names=("A", "B"))
+    shuffled = frame().sample(frac=1, random_state=0)  # row order does not matter
+    assert compare(shuffled, "bits", "A", "B") == result
+    wide = pd.concat([frame().assign(pairs=4), frame().assign(pairs=8, bits=2.0)])
+    assert compare(wide, "bits", "A", "B", pairs=4) == result
+    with pytest.raises(ValueError, match="more than one row per seed"):
+        compare(wide, "bits", "A", "B")
+    with pytest.raises(ValueError, match="no rows for model 'C'"):
+        compare(frame(), "bits", "A", "C")
+    with pytest.raises(ValueError, match="same seeds"):
+        compare(frame().drop(index=0), "bits", "A", "B")
+    with pytest.raises(ValueError, match="columns model, seed and 'loss'"):
+        compare(frame(), "loss", "A", "B")
+
+
+def test_a_claim_glues_its_fixed_keys_and_its_row_follows_the_gate(monkeypatch):
+    glued = {}
+    monkeypatch.setattr("rnn2transformer.book.glue", lambda k, v: glued.setdefault(k, v))
+    comparison = compare(frame(), "bits", "A", "B")
+    passed = learned({"A": 1.0, "B": 2.03}, 2.5, rule="below the count 4-gram", unit="bits")
+    claim = glue_claim(Claim("race", comparison, lead="ends lower than", unit="bits/char",
+                             budget="300 steps", gate=passed))
+    assert set(glued) == {f"race_{k}" for k in claims.KEYS}
+    assert glued["race_winner"] == "A" and glued["race_seeds"] == 3
+    assert glued["race_row"] == glued["race_verdict"] == claim.verdict
+    assert glued["race_verdict"].startswith("A ends lower than B")
+    failed = learned({"A": 1.0, "B": 2.03}, 2.0, rule="below the count 4-gram", unit="bits")
+    assert not failed.passed and "B did not" in failed.found
+    blocked = Claim("race", comparison, lead="ends lower than", unit="bits/char",
+                    budget="300 steps", gate=failed)
+    assert blocked.winner == "not decided" and not blocked.counts
+    assert blocked.row.startswith("not decided: not every model learned the task (every "
+                                  "model below the count 4-gram (2.00 bits): B did not")
+    assert blocked.verdict == claim.verdict  # the sentence stays; the row does not use it
+
+
+def test_within_noise_and_accuracies():
+    noisy = compare_seeds([1.0, 2.0, 3.0], [1.5, 1.5, 2.5], names=("A", "B"))
+    claim = Claim("ctx", noisy, lead="gains more than", unit="bits", budget="400 steps")
+    assert claim.winner == "neither (within noise)" and "within noise" in claim.row
+    gate = learned({"A": 0.9, "B": 0.3}, 0.26, rule="above the last-pair line", unit="",
+                   lower_is_better=False)
+    assert gate.passed and gate.found.startswith("every model did")
+
+
+def test_bad_claims_are_refused():
+    comparison = compare(frame(), "bits", "A", "B")
+    with pytest.raises(ValueError, match="key must be letters"):
+        Claim("race row", comparison, lead="x", unit="y", budget="z")
+    with pytest.raises(TypeError, match="evidence.Comparison"):
+        Claim("race", 0.5, lead="x", unit="y", budget="z")
+    with pytest.raises(ValueError, match="budget must be a non-empty string"):
+        Claim("race", comparison, lead="x", unit="y", budget="")
+    with pytest.raises(ValueError, match="results must map"):
+        learned({}, 1.0, rule="below", unit="bits")
