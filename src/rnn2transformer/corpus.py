@@ -24,6 +24,7 @@ import torch
 
 from ._checks import check_int
 from .synthetic import draws_on_device
+from .tokenizers import CharTokenizer
 
 SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 SPEAKER_LINE = re.compile(r"^([A-Z][A-Za-z' ]*):$")
@@ -54,6 +55,35 @@ def load_shakespeare() -> str:
     path = resources.files("rnn2transformer") / "data" / "tinyshakespeare.txt.gz"
     with resources.as_file(path) as file:
         return load_text(file, SHAKESPEARE_SHA256)
+
+
+@dataclass(frozen=True)
+class CharSplit:
+    """The corpus as characters, split once for every chapter that trains on it: the first
+    ``split`` ids (90%) to train on, the rest held out. By position, not at random, so that
+    no line lands on both sides (see :func:`split_by_position`)."""
+
+    text: str
+    chars: CharTokenizer
+    ids: torch.Tensor  # (N,) int64, the whole text
+    split: int
+
+    @property
+    def train(self) -> torch.Tensor:
+        return self.ids[: self.split]
+
+    @property
+    def held_out(self) -> torch.Tensor:
+        return self.ids[self.split :]
+
+
+@lru_cache(maxsize=1)
+def shakespeare_split() -> CharSplit:
+    """The book's character split of :func:`load_shakespeare` (the same in every chapter)."""
+    text = load_shakespeare()
+    chars = CharTokenizer.from_text(text)
+    ids = torch.tensor(chars.encode(text))
+    return CharSplit(text=text, chars=chars, ids=ids, split=int(0.9 * len(ids)))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from rnn2transformer.models.linear_rnn import (
     LinearRNNModel,
     MinGRU,
     MinLSTM,
+    doubling_scan,
     linear_scan,
     log_space_scan,
     scan_depth,
@@ -30,34 +31,39 @@ def pairs(T, *, dtype=torch.float64, seed=0, tiny=False):
     return a, b, h0
 
 
-@pytest.mark.parametrize("T", [1, 2, 3, 7, 64, 1000, 4096])
-def test_the_scan_equals_the_loop_in_float64(T):
+SCANS = [linear_scan, doubling_scan]
+
+
+@pytest.mark.parametrize("scan", SCANS)
+@pytest.mark.parametrize("T", [1, 2, 3, 5, 7, 64, 1000, 4096])
+def test_the_scan_equals_the_loop_in_float64(T, scan):
     a, b, h0 = pairs(T)
     for start in (None, h0):
-        torch.testing.assert_close(linear_scan(a, b, start), sequential_scan(a, b, start),
+        torch.testing.assert_close(scan(a, b, start), sequential_scan(a, b, start),
                                    rtol=0, atol=1e-10)
 
 
-def test_the_scan_equals_the_loop_for_decays_near_zero_and_negative_inputs():
+@pytest.mark.parametrize("scan", SCANS)
+def test_the_scan_equals_the_loop_for_decays_near_zero_and_negative_inputs(scan):
     a, b, h0 = pairs(300, tiny=True)
-    torch.testing.assert_close(linear_scan(a, b, h0), sequential_scan(a, b, h0), rtol=0,
-                               atol=1e-10)
+    torch.testing.assert_close(scan(a, b, h0), sequential_scan(a, b, h0), rtol=0, atol=1e-10)
 
 
-def test_the_scan_equals_the_loop_in_float32():
+@pytest.mark.parametrize("scan", SCANS)
+def test_the_scan_equals_the_loop_in_float32(scan):
     a, b, h0 = pairs(4096, dtype=torch.float32)
-    torch.testing.assert_close(linear_scan(a, b, h0), sequential_scan(a, b, h0), rtol=0,
-                               atol=1e-5)
+    torch.testing.assert_close(scan(a, b, h0), sequential_scan(a, b, h0), rtol=0, atol=1e-5)
 
 
 def test_gradients_through_the_scan_equal_those_through_the_loop():
     grads = []
-    for scan in (linear_scan, sequential_scan):
+    for scan in (linear_scan, doubling_scan, sequential_scan):
         a, b, h0 = (t.requires_grad_() for t in pairs(50))
         (scan(a, b, h0) ** 2).sum().backward()
         grads.append([a.grad, b.grad, h0.grad])
-    for mine, theirs in zip(*grads, strict=True):
-        torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-10)
+    for scanned in grads[:2]:
+        for mine, theirs in zip(scanned, grads[2], strict=True):
+            torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-10)
 
 
 def test_the_scan_takes_log2_t_rounds():

@@ -11,7 +11,8 @@ Two steps of it compose into one step of the same form,
 and that composition is associative, so all T states can be computed by combining pairs in a
 tree: about log2(T) rounds of elementwise work instead of T steps one after another
 (Blelloch 1990; Martin and Cundy 2018). :func:`linear_scan` does exactly that, in plain
-PyTorch (no custom kernel), and :func:`sequential_scan` is the loop it replaces.
+PyTorch (no custom kernel), :func:`doubling_scan` is the simpler scan that does more work, and
+:func:`sequential_scan` is the loop both replace.
 
 minGRU drops h_{t-1} from the GRU's update gate and candidate:
 
@@ -71,9 +72,9 @@ def sequential_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = 
     return torch.stack(states, dim=1)
 
 
-def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
-                ) -> torch.Tensor:
-    """The same states as :func:`sequential_scan`, by a parallel prefix scan: in round k every
+def doubling_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
+                  ) -> torch.Tensor:
+    """The same states as :func:`sequential_scan`, by recursive doubling: in round k every
     position t combines its pair with the pair 2^k positions earlier, so after ceil(log2 T)
     rounds position t holds the composition of steps 0..t, whose b is h_t. Each round is one
     elementwise operation over the whole sequence (Hillis and Steele's scan: T log T work,
@@ -88,6 +89,35 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
         a = torch.cat([a[:, :offset], a[:, offset:] * a[:, :-offset]], dim=1)
         offset *= 2
     return b
+
+
+def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
+                ) -> torch.Tensor:
+    """The same states as :func:`sequential_scan`, by a work-efficient parallel scan
+    (Blelloch 1990): compose neighbouring steps in pairs, (2i, 2i+1), all at once; that is a
+    recurrence of half the length over the odd positions, solved the same way; then every even
+    position is one step from the odd state before it, all at once. About 2 log2 T rounds of
+    elementwise work and 3T multiplications in all, where :func:`doubling_scan` does T log2 T
+    (on a CPU, where work is time, this one is several times faster)."""
+    _check_pair(a, b, h0)
+    if h0 is not None:  # fold the initial state into the first step: h_0 = a_0 h0 + b_0
+        b = torch.cat([(a[:, :1] * h0.unsqueeze(1) + b[:, :1]), b[:, 1:]], dim=1)
+    return _pairwise_scan(a, b)
+
+
+def _pairwise_scan(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    B, T, D = a.shape
+    if T == 1:
+        return b
+    if T % 2:  # an odd length: one more step that changes nothing (a = 1, b = 0)
+        a = torch.cat([a, a.new_ones(B, 1, D)], dim=1)
+        b = torch.cat([b, b.new_zeros(B, 1, D)], dim=1)
+    a_even, a_odd, b_even, b_odd = a[:, 0::2], a[:, 1::2], b[:, 0::2], b[:, 1::2]
+    # steps 2i then 2i+1 in one: (a_odd a_even, a_odd b_even + b_odd); its states are h_{2i+1}
+    h_odd = _pairwise_scan(a_odd * a_even, a_odd * b_even + b_odd)
+    before = torch.cat([torch.zeros_like(h_odd[:, :1]), h_odd[:, :-1]], dim=1)  # h_{2i-1}
+    h_even = a_even * before + b_even
+    return torch.stack([h_even, h_odd], dim=2).reshape(B, -1, D)[:, :T]  # interleave
 
 
 def log_space_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
