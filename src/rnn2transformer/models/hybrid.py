@@ -1,0 +1,172 @@
+"""A stack whose layers may hold different time mixers: the hybrid (chapter 11).
+
+Every model of the book's last chapters is one :class:`~.block.Block` repeated: a time mixer
+and a feed-forward layer, each in a residual connection and a layer norm. This file builds the
+stack from a list of mixer names, one per layer, so the same code is a Transformer
+(``["attention", "attention"]``), a linear-recurrent model (``["deltanet", "deltanet"]``) or a
+hybrid (``["deltanet", "attention"]``: a recurrent layer, then attention, the pattern of
+Jamba, Nemotron-H, Qwen3-Next and Kimi Linear, at the ratio the config gives).
+
+The mixers (:data:`MIXERS`):
+
+==================== ================================================================
+``attention``        causal softmax self-attention (chapter 7); its state is the key/value
+                     cache, which grows by one position per token
+``lstm``             an LSTM layer (chapter 4): a vector state (h, c), nonlinear in the state
+``mingru``           minGRU (chapter 10): a vector state, linear in the state
+``linear_attention`` linear attention (chapter 11): a matrix state written additively
+``deltanet``         the delta rule (chapter 11): a matrix state that erases before it writes
+``gated_deltanet``   the delta rule with a learned decay (Gated DeltaNet)
+==================== ================================================================
+
+``short_conv`` (width 4 by default; None for none) puts a causal depthwise convolution in
+front of every mixer, as Mamba, DeltaNet and their relatives do before their recurrences: it
+hands each position its few neighbours, so a key and the value that follows it arrive at the
+mixer together. No position encoding: the recurrences and the convolution know the order,
+and a causal attention layer learns it from them (an attention-only stack has the
+convolution too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .._checks import check_choice, check_int, check_tensor
+from .attention import SelfAttention
+from .block import Block
+from .linear_rnn import MinGRU
+from .matrix_state import DeltaNet, LinearAttention, ShortConv
+from .shared import check_config, readout
+
+MIXERS = ("attention", "lstm", "mingru", "linear_attention", "deltanet", "gated_deltanet")
+
+
+class LSTMMixer(nn.Module):
+    """PyTorch's fused LSTM as a time mixer: ``forward(x, state=None) -> (out, (h, c))`` over
+    (B, T, d), the state without torch's layer dimension."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(d, d, batch_first=True)
+
+    def forward(self, x: torch.Tensor, state: tuple | None = None) -> tuple[torch.Tensor, tuple]:
+        if state is not None:
+            state = tuple(s.unsqueeze(0) for s in state)
+        out, (h, c) = self.lstm(x, state)
+        return out, (h[0], c[0])
+
+
+class Convolved(nn.Module):
+    """A short causal convolution, then a mixer: ``forward(x, state=None) -> (out, state)``
+    with the state ``(convolution's, mixer's)``, so one step at a time still works."""
+
+    def __init__(self, conv: ShortConv, mixer: nn.Module) -> None:
+        super().__init__()
+        self.conv, self.mixer = conv, mixer
+
+    def forward(self, x: torch.Tensor, state: tuple | None = None, **options: object
+                ) -> tuple[torch.Tensor, tuple]:
+        conv_state, mixer_state = (None, None) if state is None else state
+        x, conv_state = self.conv(x, conv_state)
+        out, mixer_state = self.mixer(x, mixer_state, **options)
+        return out, (conv_state, mixer_state)
+
+
+def make_mixer(name: str, d_model: int, *, n_heads: int = 1, d_key: int | None = None,
+               chunk: int = 64) -> nn.Module:
+    """The time mixer ``name`` (:data:`MIXERS`) at width ``d_model``: ``n_heads`` heads for
+    attention and the matrix states, ``d_key`` the matrix states' key width (default
+    d_model / n_heads), ``chunk`` their chunk length in training."""
+    check_choice("name", name, MIXERS)
+    if name == "attention":
+        return SelfAttention(d_model, n_heads, causal=True)
+    if name == "lstm":
+        return LSTMMixer(d_model)
+    if name == "mingru":
+        return MinGRU(d_model, d_model)
+    if name == "linear_attention":
+        return LinearAttention(d_model, n_heads, d_key, chunk=chunk)
+    return DeltaNet(d_model, n_heads, d_key, gated=name == "gated_deltanet", chunk=chunk)
+
+
+@dataclass
+class HybridConfig:
+    layers: list[str] = field(default_factory=lambda: ["deltanet", "attention"])  # mixers
+    vocab_size: int = 40  # token ids in, embedded
+    d_model: int = 64  # width of every position's vector
+    n_heads: int = 1  # heads of the attention and matrix-state mixers
+    d_key: int | None = None  # the matrix states' key width (default d_model / n_heads)
+    d_ff: int = 256  # feed-forward width
+    short_conv: int | None = 4  # width of the causal convolution before every mixer (None: none)
+    chunk: int = 64  # the matrix states' chunk length in training
+    output_size: int = 40  # classes per prediction
+    readout: str = "all"  # "all": one prediction per step; "last": from the last step
+    loss: str = "cross_entropy"
+
+    def __post_init__(self) -> None:
+        check_config(self)
+        if not isinstance(self.layers, list | tuple) or not self.layers:
+            raise ValueError(f"layers must be a non-empty list of mixer names, got "
+                             f"{self.layers!r}")
+        for name in self.layers:
+            check_choice("layers", name, MIXERS)
+        if self.d_key is not None:
+            check_int("d_key", self.d_key, minimum=1)
+        if self.short_conv is not None:
+            check_int("short_conv", self.short_conv, minimum=2)
+        check_choice("readout", self.readout, ("all", "last"))
+        check_choice("loss", self.loss, ("mse", "cross_entropy"))
+
+
+class HybridModel(nn.Module):
+    """Embedding -> one :class:`~.block.Block` per entry of ``config.layers`` -> layer norm ->
+    readout. ``forward(x, targets) -> (out, loss)``; ``forward_cached(x, state)`` continues
+    from a state that holds one entry per layer (a recurrent layer's fixed-size state, an
+    attention layer's growing cache)."""
+
+    def __init__(self, config: HybridConfig) -> None:
+        super().__init__()
+        if not isinstance(config, HybridConfig):
+            raise TypeError(f"config must be a HybridConfig, got {type(config).__name__}")
+        self.config = c = config
+        self.embed = nn.Embedding(c.vocab_size, c.d_model)
+        blocks = []
+        for name in c.layers:
+            mixer = make_mixer(name, c.d_model, n_heads=c.n_heads, d_key=c.d_key, chunk=c.chunk)
+            if c.short_conv:
+                mixer = Convolved(ShortConv(c.d_model, c.short_conv), mixer)
+            blocks.append(Block(mixer, c.d_model, c.d_ff))
+        self.blocks = nn.ModuleList(blocks)
+        self.norm = nn.LayerNorm(c.d_model)
+        self.head = nn.Linear(c.d_model, c.output_size)
+
+    def forward_from(self, x: torch.Tensor, state: list | None = None
+                     ) -> tuple[torch.Tensor, list]:
+        """Outputs for ``x`` (B, T) of ids from ``state`` (None: the start), and the state after
+        the last token: one entry per layer."""
+        check_tensor("x", x, ndim=2, dtype_kind="int")
+        if state is not None and len(state) != len(self.blocks):
+            raise ValueError(f"state must hold one entry per layer ({len(self.blocks)}), got "
+                             f"{len(state)}")
+        h, new_state = self.embed(x), []
+        for i, block in enumerate(self.blocks):
+            h, layer_state = block(h, None if state is None else state[i])
+            new_state.append(layer_state)
+        return self.head(self.norm(h)), new_state
+
+    @torch.no_grad()
+    def forward_cached(self, x: torch.Tensor, state: list | None = None
+                       ) -> tuple[torch.Tensor, list]:
+        """:meth:`forward_from` without gradients, for generation one token at a time."""
+        return self.forward_from(x, state)
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        check_tensor("x", x, ndim=2, dtype_kind="int")
+        h = self.embed(x)
+        for block in self.blocks:
+            h, _ = block(h)
+        return readout(self.norm(h), self.head, targets, self.config)
