@@ -17,7 +17,8 @@
   Padded source positions get score ``-inf``, so no weight. Training is *teacher forcing*:
   ``forward(source, target)`` feeds the true previous word at every step and returns the
   cross-entropy of every prediction (package convention ``(out, loss)``). At test time
-  :func:`greedy_decode` feeds the model its own previous prediction instead.
+  :func:`greedy_decode` feeds the model its own previous prediction instead, and
+  :func:`beam_search` keeps the few most likely translations so far rather than one.
 
 Word id 0 is padding in both languages; the decoder starts from ``bos_id`` (1) and a sentence
 ends with ``eos_id`` (2), as :mod:`rnn2transformer.toy_language` lays them out.
@@ -32,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_int, check_tensor
+from .._checks import check_choice, check_float, check_int, check_tensor
 from .shared import evaluating
 
 ATTENTIONS = ("none", "additive", "dot", "general")
@@ -202,6 +203,117 @@ def greedy_decode(model: Seq2Seq, source: torch.Tensor, max_len: int
             weights.append(w)
             done |= word == model.config.eos_id
     return torch.stack(words, dim=1), torch.stack(weights, dim=1)
+
+
+def log_probability(model: Seq2Seq, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The model's log-probability of each translation, ``sum_t log p(y_t | y_<t, x)`` (B,),
+    over the words of ``target`` (B, T) up to and including its first ``<eos>`` (all of them if
+    there is none), as :func:`greedy_decode` and :func:`beam_search` write them."""
+    if not isinstance(model, Seq2Seq):
+        raise TypeError(f"model must be a Seq2Seq, got {type(model).__name__}")
+    with torch.no_grad(), evaluating(model):
+        logits, _ = model(source, target)
+    word_log_p = torch.log_softmax(logits.float(), dim=-1).gather(-1, target.unsqueeze(-1))
+    is_eos = target == model.config.eos_id
+    after_eos = (is_eos.cumsum(dim=1) - is_eos.long()) > 0  # past the first <eos>
+    return word_log_p.squeeze(-1).masked_fill(after_eos, 0.0).sum(dim=1)
+
+
+def gnmt_length_penalty(length: int | torch.Tensor, alpha: float) -> float | torch.Tensor:
+    """Wu et al. (2016)'s length penalty ``lp(Y) = ((5 + |Y|) / 6) ** alpha`` for a translation
+    of ``length`` words (``<eos>`` counted); a translation is ranked by ``log P(Y | X) / lp(Y)``.
+    ``alpha = 0`` gives 1: the plain log-probability. The 5 keeps short translations' penalties
+    close together (Wu et al. chose it); dividing by 6 makes a one-word translation's 1."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def _beam_step(log_p: torch.Tensor, scores: torch.Tensor, eos_id: int
+               ) -> tuple[torch.Tensor, ...]:
+    """One step of beam search for B sentences of K live hypotheses scored ``scores`` (B, K),
+    given the next word's log-probabilities ``log_p`` (B, K, V).
+
+    Every hypothesis is extended by every word, ``score + log p(word)``, and the 2K best
+    extensions are ranked. An extension by ``<eos>`` finishes its hypothesis, but only if it
+    ranks among the K best (so width 1 finishes exactly when greedy decoding would); the beam
+    goes on with the K best extensions that do not end. (Taking 2K is enough: each hypothesis
+    has one ``<eos>`` extension, so at most K of them end.) Returns, for the beam, the
+    hypotheses extended (B, K), the words added (B, K) and the new scores (B, K); and, for the
+    best hypothesis that finished at this step, its parent (B,) and score (B,), -inf if none.
+    """
+    B, K, V = log_p.shape
+    total = (scores.unsqueeze(-1) + log_p).view(B, K * V)
+    values, index = total.topk(2 * K, dim=-1)  # best first
+    ends = index % V == eos_id
+    finishes = ends & (torch.arange(2 * K, device=log_p.device) < K)
+    finish_score, at = values.masked_fill(~finishes, float("-inf")).max(dim=1)
+    finish_parent = index.gather(1, at.unsqueeze(1)).squeeze(1) // V
+    keep = torch.sort(ends.long(), dim=1, stable=True).indices[:, :K]  # non-ending, in order
+    index = index.gather(1, keep)
+    return index // V, index % V, values.gather(1, keep), finish_parent, finish_score
+
+
+@torch.no_grad()
+def beam_search(model: Seq2Seq, source: torch.Tensor, max_len: int, *, beam_width: int,
+                length_penalty: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Translate ``source`` (B, S) keeping, for each sentence, the ``beam_width`` most likely
+    partial translations by total log-probability ``sum_t log p(y_t | y_<t, x)``.
+
+    Each step extends every kept hypothesis by every word and keeps the ``beam_width`` best
+    (:func:`_beam_step`; Sutskever et al., 2014, found 2 gave most of the gain of 12). One that
+    writes ``<eos>`` leaves the beam, finished, and the best finished one is remembered; the
+    search stops when no live hypothesis can beat it (a log-probability only falls as words
+    are added) or after ``max_len`` words. Returns the best finished translation (the best
+    live one if none finished): words (B, max_len), 0 after ``<eos>`` as in
+    :func:`greedy_decode`, and their log-probability (B,), never length-normalised. Width 1
+    (without a length penalty) is greedy decoding. All sentences are searched at once, as
+    B * beam_width rows of one batch.
+
+    Each word costs a log-probability <= 0, so the plain score prefers short translations.
+    ``length_penalty`` is Wu et al. (2016)'s alpha (:func:`gnmt_length_penalty`; they used
+    0.6-0.7): finished translations are compared by ``log P / lp``, which divides a longer
+    translation's larger cost by a larger number. Live hypotheses all have the same length, so
+    the penalty never changes which are kept. The toy language's translation has as many words
+    as its source, so the default is 0 (off).
+    """
+    if not isinstance(model, Seq2Seq):
+        raise TypeError(f"model must be a Seq2Seq, got {type(model).__name__}")
+    check_int("max_len", max_len, minimum=1)
+    K = check_int("beam_width", beam_width, minimum=1)
+    alpha = check_float("length_penalty", length_penalty, minimum=0.0)
+    with evaluating(model):
+        memory = model.encode(source)  # checks source
+        B, device, eos = source.shape[0], source.device, model.config.eos_id
+        memory = Memory(*(None if m is None else m.repeat_interleave(K, dim=0) for m in memory))
+        state = memory.final  # (B * K, H): K copies of each sentence's start
+        word = torch.full((B * K,), model.config.bos_id, device=device)
+        scores = torch.full((B, K), float("-inf"), device=device)
+        scores[:, 0] = 0.0  # one hypothesis to start from; its copies must not be kept too
+        words = torch.zeros(B, K, 0, dtype=torch.long, device=device)
+        best_words = torch.zeros(B, max_len, dtype=torch.long, device=device)
+        best_score = torch.full((B,), float("-inf"), device=device)
+        best_rank = best_score.clone()  # best_score / lp(its length)
+        rows = torch.arange(B, device=device)
+        for t in range(max_len):
+            logits, state, _ = model.step(word, state, memory)
+            log_p = torch.log_softmax(logits.float(), dim=-1).view(B, K, -1)
+            parent, new, scores, f_parent, f_score = _beam_step(log_p, scores, eos)
+            f_rank = f_score / gnmt_length_penalty(t + 1, alpha)
+            better = f_rank > best_rank
+            finished = F.pad(words[rows, f_parent], (0, 1), value=eos)  # (B, t + 1)
+            best_words[better] = F.pad(finished, (0, max_len - t - 1))[better]
+            best_score = torch.where(better, f_score, best_score)
+            best_rank = torch.where(better, f_rank, best_rank)
+            words = torch.cat([words.gather(1, parent.unsqueeze(-1).expand_as(words)),
+                               new.unsqueeze(-1)], dim=-1)
+            state, word = state[(parent + K * rows.unsqueeze(1)).view(-1)], new.view(-1)
+            # The best a live hypothesis could still reach: its score now, over lp(max_len).
+            reach = scores[:, 0] / gnmt_length_penalty(max_len, alpha)
+            if bool((best_rank >= reach).all()):
+                break
+        found = best_rank > float("-inf")
+        live = F.pad(words[:, 0], (0, max_len - words.shape[-1]))  # sentences none finished
+        return (torch.where(found.unsqueeze(1), best_words, live),
+                torch.where(found, best_score, scores[:, 0]))
 
 
 def exact_match(model: Seq2Seq, source: torch.Tensor, target: torch.Tensor,
