@@ -1,0 +1,163 @@
+"""What the chapters' code cells are made of, measured as the code review of 2026-12-04 measured
+it (``python -m rnn2transformer.book.cellstats``): code lines, ``glue()`` calls, the share of
+statement lines that only assemble prose, the longest shown cell, and string-valued if/else.
+
+A statement (looking inside loops, ifs and functions) counts as *prose* when it glues, builds
+an f-string, holds a sentence as a literal or calls a sentence builder (``verdict``,
+``against_counts``, ``where_each_leads``, ...) and calls no model, training, ``torch.`` or
+chart (``alt.``) code. A cell is *shown* unless its tags hide its input
+(``remove-cell``, ``remove-input``, ``hide-input``). The rules the book keeps
+(``tests/unit/test_chapters.py``): no shown cell holds a string-valued if/else expression or
+more than :data:`MAX_SHOWN_LINES` lines, and prose is under :data:`MAX_PROSE_SHARE` of the
+chapters' code lines. Sentences a chapter needs are assembled in a hidden cell after its
+experiment, or come from :mod:`rnn2transformer.book.claims`.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_SHOWN_LINES = 40
+MAX_PROSE_SHARE = 0.15
+SENTENCE_BUILDERS = {"glue", "verdict", "against_counts", "where_each_leads", "describe_growth",
+                     "where_transformer_leads", "glue_claim", "Claim", "learned"}
+HIDDEN = {"remove-cell", "remove-input", "hide-input"}
+FENCE = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.S | re.M)
+
+
+@dataclass
+class Cell:
+    source: str  # the code, without its metadata
+    tags: set[str]
+    line: int  # where it starts in the chapter
+
+    @property
+    def shown(self) -> bool:
+        return not (self.tags & HIDDEN)
+
+
+def code_cells(chapter: str | Path) -> list[Cell]:
+    """The code cells of a MyST chapter, with their tags."""
+    text = Path(chapter).read_text()
+    cells = []
+    for match in FENCE.finditer(text):
+        body, tags = match.group(1), set()
+        lines = body.split("\n")
+        if lines and lines[0].startswith("---"):  # a YAML block of metadata
+            end = lines.index("---", 1)
+            meta, lines = lines[1:end], lines[end + 1:]
+            tags = {t.strip(" []'\"") for m in meta if m.startswith("tags:")
+                    for t in m.split(":", 1)[1].split(",")}
+        while lines and lines[0].startswith(":"):  # :tags: [...] lines
+            if lines[0].startswith(":tags:"):
+                tags |= {t.strip(" []'\"") for t in lines[0].split(":", 2)[2].split(",")}
+            lines = lines[1:]
+        source = "\n".join(line for line in lines if not line.startswith(("%", "!")))
+        cells.append(Cell(source=source.strip("\n"), tags=tags,
+                          line=text[:match.start()].count("\n") + 1))
+    return cells
+
+
+def _calls(node: ast.AST) -> set[str]:
+    names = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            f = sub.func
+            names.add(f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute)
+                      else "")
+            root = f
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in ("torch", "alt", "nn", "F"):
+                names.add(f"{root.id}.")
+    return names
+
+
+def is_prose(statement: ast.stmt) -> bool:
+    """A statement that only assembles or glues words (see the module docstring)."""
+    calls = _calls(statement)
+    if calls & {"torch.", "alt.", "nn.", "F.", "train", "evaluate", "model"}:
+        return False
+    builds_text = any(isinstance(n, ast.JoinedStr) or _sentence(n)
+                      for n in ast.walk(statement))
+    return builds_text or bool(calls & SENTENCE_BUILDERS)
+
+
+def _sentence(node: ast.AST) -> bool:
+    """A string literal that reads as words (a space and at least 25 characters)."""
+    return (isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and len(node.value) >= 25 and " " in node.value)
+
+
+def _leaves(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The simple statements of a block, looking inside loops, ifs, withs and functions."""
+    leaves = []
+    for statement in body:
+        inner = [getattr(statement, name, None) for name in ("body", "orelse", "finalbody")]
+        blocks = [b for b in inner if isinstance(b, list) and b]
+        if blocks and not isinstance(statement, ast.expr):
+            for block in blocks:
+                leaves += _leaves(block)
+        else:
+            leaves.append(statement)
+    return leaves
+
+
+def string_if_else(tree: ast.AST) -> list[int]:
+    """Lines of if/else expressions whose branches are strings (a sentence chosen in code)."""
+    def stringy(node: ast.AST) -> bool:
+        return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant)
+                                                   and isinstance(node.value, str))
+    return [n.lineno for n in ast.walk(tree)
+            if isinstance(n, ast.IfExp) and (stringy(n.body) or stringy(n.orelse))]
+
+
+def chapter_stats(chapter: str | Path) -> dict:
+    """One chapter's figures: code lines, glue calls, prose lines and share, the longest
+    shown cell, and the shown cells with string-valued if/else or over the line limit."""
+    code_lines = prose_lines = glues = longest = 0
+    long_cells, branching = [], []
+    for cell in code_cells(chapter):
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        lines = [line for line in cell.source.split("\n") if line.strip()]
+        code_lines += len(lines)
+        glues += sum(1 for n in ast.walk(tree) if isinstance(n, ast.Call)
+                     and isinstance(n.func, ast.Name) and n.func.id == "glue")
+        prose_lines += sum(s.end_lineno - s.lineno + 1 for s in _leaves(tree.body)
+                           if is_prose(s))
+        if cell.shown:
+            imports = sum(s.end_lineno - s.lineno + 1 for s in tree.body
+                          if isinstance(s, ast.Import | ast.ImportFrom))
+            longest = max(longest, len(lines) - imports)  # imports are no logic to read
+            if len(lines) - imports > MAX_SHOWN_LINES:
+                long_cells.append(cell.line)
+            if string_if_else(tree):
+                branching.append(cell.line)
+    return {"code lines": code_lines, "glue calls": glues, "prose lines": prose_lines,
+            "prose share": prose_lines / code_lines if code_lines else 0.0,
+            "longest shown cell": longest, "shown cells over the limit": long_cells,
+            "shown cells with string if/else": branching}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import pandas as pd
+
+    paths = [Path(p) for p in (argv or [])] or sorted(Path("chapters").glob("*.md"))
+    table = pd.DataFrame({p.stem: chapter_stats(p) for p in paths}).T
+    total = table[["code lines", "glue calls", "prose lines"]].sum()
+    print(table.to_string())
+    print(f"\nall: {int(total['code lines'])} code lines, {int(total['glue calls'])} glue calls, "
+          f"prose {total['prose lines'] / total['code lines']:.0%} of code lines, longest shown "
+          f"cell {int(table['longest shown cell'].max())} lines")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
