@@ -180,6 +180,36 @@ def parity_batches(min_length: int, max_length: int, *, batch_size: int = 64):
     return draw
 
 
+def running_parity(
+    batch_size: int, length: int, *, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Parity with a label at every position: ``x`` (B, T) int64 bits (token ids 0 and 1) and
+    ``y`` (B, T), the parity of the bits up to and including each position. A model trained on
+    it gets a signal at every step, not only at the end, so a failure to learn is not a failure
+    to find one bit of feedback in a long string; the last label is :func:`parity`'s answer.
+    A state-tracking task: the answer flips with every 1, so a recurrence must be able to
+    flip its state (Grazzi et al. 2025)."""
+    check_int("batch_size", batch_size, minimum=1)
+    check_int("length", length, minimum=1)
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    bits = torch.randint(0, 2, (batch_size, length), generator=g, device=g.device)
+    return bits, bits.cumsum(dim=1) % 2
+
+
+def running_parity_batches(min_length: int, max_length: int, *, batch_size: int = 64):
+    """A batch function of :func:`running_parity`, one length in [min_length, max_length] per
+    batch (drawn with the batch's generator, so a seeded run is repeatable)."""
+    check_int("min_length", min_length, minimum=1)
+    check_int("max_length", max_length, minimum=min_length)
+    check_int("batch_size", batch_size, minimum=1)
+
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        length = int(torch.randint(min_length, max_length + 1, (1,), generator=generator))
+        return running_parity(batch_size, length, generator=generator)
+
+    return draw
+
+
 # --- a task whose correct alignment is known ---------------------------------------------------
 
 def reversal_task(

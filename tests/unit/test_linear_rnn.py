@@ -188,3 +188,14 @@ def test_the_trio_has_three_models_of_the_same_size(width):
     target = sizes["Transformer"]
     for name, size in sizes.items():
         assert abs(size - target) / target < 0.01, (name, sizes)
+
+
+def test_a_signed_mingru_decays_in_minus_one_to_one_and_still_scans_like_its_loop():
+    torch.manual_seed(0)
+    layer = MinGRU(4, 6, signed=True).double()
+    x = 3 * torch.randn(2, 30, 4, dtype=torch.float64)
+    a, _ = layer.coefficients(x)
+    assert (a > -1).all() and (a < 1).all() and (a < 0).any()
+    torch.testing.assert_close(layer(x)[0], layer.forward_loop(x)[0], rtol=0, atol=1e-10)
+    with pytest.raises(TypeError, match="signed must be True or False"):
+        MinGRU(4, 6, signed=1)

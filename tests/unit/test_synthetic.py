@@ -88,3 +88,17 @@ def test_a_recall_mixture_draws_every_number_of_pairs_and_refuses_bad_ones():
         multi_query_recall_batches([2, 30], 40)
     with pytest.raises(ValueError, match="whole number or a list"):
         multi_query_recall_batches([], 40)
+
+
+def test_running_parity_labels_every_prefix_and_ends_with_the_parity():
+    from rnn2transformer.synthetic import running_parity, running_parity_batches
+
+    x, y = running_parity(5, 30, generator=torch.Generator().manual_seed(3))
+    assert x.shape == y.shape == (5, 30) and x.dtype == torch.int64
+    for t in (0, 7, 29):
+        assert torch.equal(y[:, t], x[:, : t + 1].sum(dim=1) % 2)
+    draw = running_parity_batches(3, 9, batch_size=4)
+    lengths = {draw(torch.Generator().manual_seed(s))[0].shape[1] for s in range(40)}
+    assert lengths <= set(range(3, 10)) and len(lengths) > 3
+    with pytest.raises(ValueError, match="max_length must be an int >= 5"):
+        running_parity_batches(5, 4)

@@ -13,9 +13,11 @@ The mixers (:data:`MIXERS`):
 ``attention``        causal softmax self-attention (chapter 7); its state is the key/value
                      cache, which grows by one position per token
 ``lstm``             an LSTM layer (chapter 4): a vector state (h, c), nonlinear in the state
-``mingru``           minGRU (chapter 10): a vector state, linear in the state
+``mingru``           minGRU (chapter 10): a vector state, linear in the state, its decay
+                     a_t in (0, 1); ``mingru_signed`` lets a_t reach (-1, 1)
 ``linear_attention`` linear attention (chapter 11): a matrix state written additively
-``deltanet``         the delta rule (chapter 11): a matrix state that erases before it writes
+``deltanet``         the delta rule (chapter 11): a matrix state that erases before it writes;
+                     ``deltanet_signed`` lets beta reach (0, 2), a negative eigenvalue
 ``gated_deltanet``   the delta rule with a learned decay (Gated DeltaNet)
 ==================== ================================================================
 
@@ -41,7 +43,8 @@ from .linear_rnn import MinGRU
 from .matrix_state import DeltaNet, LinearAttention, ShortConv
 from .shared import check_config, readout
 
-MIXERS = ("attention", "lstm", "mingru", "linear_attention", "deltanet", "gated_deltanet")
+MIXERS = ("attention", "lstm", "mingru", "mingru_signed", "linear_attention", "deltanet",
+          "deltanet_signed", "gated_deltanet")
 
 
 class LSTMMixer(nn.Module):
@@ -85,11 +88,12 @@ def make_mixer(name: str, d_model: int, *, n_heads: int = 1, d_key: int | None =
         return SelfAttention(d_model, n_heads, causal=True)
     if name == "lstm":
         return LSTMMixer(d_model)
-    if name == "mingru":
-        return MinGRU(d_model, d_model)
+    if name.startswith("mingru"):
+        return MinGRU(d_model, d_model, signed=name == "mingru_signed")
     if name == "linear_attention":
         return LinearAttention(d_model, n_heads, d_key, chunk=chunk)
-    return DeltaNet(d_model, n_heads, d_key, gated=name == "gated_deltanet", chunk=chunk)
+    return DeltaNet(d_model, n_heads, d_key, gated=name == "gated_deltanet",
+                    negative_eigenvalues=name == "deltanet_signed", chunk=chunk)
 
 
 @dataclass

@@ -160,20 +160,26 @@ def scan_depth(length: int) -> int:
 class MinGRU(nn.Module):
     """minGRU: a GRU whose gate and candidate read only the input, so it trains by a scan."""
 
-    def __init__(self, input_size: int, hidden_size: int, *, scan: bool = True) -> None:
+    def __init__(self, input_size: int, hidden_size: int, *, scan: bool = True,
+                 signed: bool = False) -> None:
         super().__init__()
         self.input_size = check_int("input_size", input_size, minimum=1)
         self.hidden_size = check_int("hidden_size", hidden_size, minimum=1)
-        if not isinstance(scan, bool):
-            raise TypeError(f"scan must be True or False, got {scan!r}")
+        for name, flag in (("scan", scan), ("signed", signed)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
         self.scan = scan  # False: forward runs the loop (the same numbers, for timing)
+        # True: a = 1 - 2 z in (-1, 1) instead of 1 - z in (0, 1), so the state can flip sign
+        # (Grazzi et al. 2025: what a linear recurrence needs to track parity)
+        self.signed = signed
         self.gate = nn.Linear(input_size, hidden_size)  # z_t
         self.candidate = nn.Linear(input_size, hidden_size)  # h~_t
 
     def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(a, b)`` of the linear recurrence for inputs ``x`` (..., C): a = 1 - z, b = z h~."""
+        """``(a, b)`` of the linear recurrence for inputs ``x`` (..., C): a = 1 - z (1 - 2 z if
+        ``signed``), b = z h~."""
         z = torch.sigmoid(self.gate(x))  # (..., H)
-        return 1 - z, z * self.candidate(x)
+        return (1 - 2 * z if self.signed else 1 - z), z * self.candidate(x)
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
