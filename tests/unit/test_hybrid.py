@@ -52,3 +52,25 @@ def test_without_convolution_and_bad_configs():
         HybridConfig(short_conv=1)
     with pytest.raises(TypeError, match="config must be a HybridConfig"):
         HybridModel({"layers": ["attention"]})
+
+
+def test_equal_size_matches_every_stack_to_one_parameter_count():
+    from rnn2transformer.models.pairs import equal_size
+    from rnn2transformer.models.shared import count_parameters
+
+    base = dict(vocab_size=20, d_model=16, d_ff=64, output_size=20)
+    configs = {name: HybridConfig(layers=layers, **base) for name, layers in [
+        ("attention", ["attention"] * 2), ("lstm", ["lstm"] * 2), ("mingru", ["mingru"] * 2),
+        ("deltanet, d_key 4", ["deltanet"] * 2), ("hybrid", ["deltanet", "attention"])]}
+    configs["deltanet, d_key 4"].d_key = 4
+    torch.manual_seed(0)
+    models = equal_size(configs)
+    target = count_parameters(models["attention"])
+    for name, m in models.items():
+        assert abs(count_parameters(m) - target) <= len(m.config.layers) * (2 * 16 + 1), name
+    torch.manual_seed(0)  # the trial builds use no random numbers: the same seed, the same model
+    again = equal_size(configs)
+    assert all(torch.equal(p, q) for p, q in zip(models["lstm"].parameters(),
+                                                 again["lstm"].parameters(), strict=True))
+    with pytest.raises(TypeError, match="configs must map names to HybridConfig"):
+        equal_size({"x": 3})

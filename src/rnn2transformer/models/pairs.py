@@ -1,14 +1,18 @@
-"""Models built in pairs for a fair race: a character Transformer and an LSTM language model
-of the same size (chapters 7 to 9, the benchmark and the explorers), and the same pair with a
-minGRU language model of the same size beside them (chapter 10)."""
+"""Models built in sets of equal size for a fair race: a character Transformer and an LSTM
+language model of the same size (chapters 7 to 9, the benchmark and the explorers), the same
+pair with a minGRU language model beside them (chapters 9 to 11), and stacks of any time mixers
+matched to one parameter count (:func:`equal_size`, chapter 11)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import torch
 from torch import nn
 
 from .._checks import check_int
+from .hybrid import HybridConfig, HybridModel
 from .linear_rnn import LinearRNNConfig, LinearRNNModel
 from .recurrent import RecurrentConfig, RecurrentModel
 from .shared import count_parameters
@@ -49,3 +53,30 @@ def char_lm_trio(width: int, *, vocab_size: int = 65) -> dict[str, nn.Module]:
     short = target - count_parameters(mingru(4 * width))
     d_ff = max(1, 4 * width + round(short / (2 * (2 * width + 1))))
     return {"LSTM": models["LSTM"], "minGRU": mingru(d_ff), "Transformer": models["Transformer"]}
+
+
+def equal_size(configs: dict[str, HybridConfig], *, parameters: int | None = None
+               ) -> dict[str, HybridModel]:
+    """A :class:`~.hybrid.HybridModel` for each config, each with its feed-forward width
+    ``d_ff`` changed so that it has ``parameters`` parameters (default: as many as the first
+    config's model), within one unit of d_ff (each unit costs every layer 2 d_model + 1).
+    Mixers differ in size (attention 4 d^2 a layer, an LSTM 8 d^2, minGRU 2 d^2, a matrix
+    state 2 d d_key H + 2 d^2), so matching the count means only the mixer differs. The
+    models are built in order from the current random state, as plain constructors would be
+    (the trial builds that count parameters do not consume random numbers)."""
+    if not configs or not all(isinstance(c, HybridConfig) for c in configs.values()):
+        raise TypeError(f"configs must map names to HybridConfig, got {configs!r}")
+
+    def size(config: HybridConfig) -> int:
+        with torch.random.fork_rng(devices=[]):
+            return count_parameters(HybridModel(config))
+
+    first = next(iter(configs.values()))
+    target = size(first) if parameters is None else check_int("parameters", parameters,
+                                                                minimum=1)
+    models = {}
+    for name, config in configs.items():
+        per_unit = len(config.layers) * (2 * config.d_model + 1)
+        d_ff = max(1, config.d_ff + round((target - size(config)) / per_unit))
+        models[name] = HybridModel(dataclasses.replace(config, d_ff=d_ff))
+    return models
