@@ -280,6 +280,15 @@ def recall_baseline(vocab_size: int) -> float:
     return 1 / (vocab_size - vocab_size // 2)
 
 
+def last_pair_accuracy(n_pairs: int, vocab_size: int) -> float:
+    """Accuracy on :func:`multi_query_recall` of a model that keeps only the last key-value
+    pair: right on the query for that pair (one in ``n_pairs``), a guess among the values on
+    the others. A recall model on this line has learned to store one pair, not more."""
+    check_int("n_pairs", n_pairs, minimum=1)
+    chance = recall_baseline(vocab_size)
+    return 1 / n_pairs + (1 - 1 / n_pairs) * chance
+
+
 def recall_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Share of the scored positions (targets not :data:`IGNORE`) whose largest logit is the
     target: a metric for :func:`rnn2transformer.train` on :func:`multi_query_recall`."""

@@ -74,3 +74,17 @@ def test_equal_size_matches_every_stack_to_one_parameter_count():
                                                  again["lstm"].parameters(), strict=True))
     with pytest.raises(TypeError, match="configs must map names to HybridConfig"):
         equal_size({"x": 3})
+
+
+@pytest.mark.parametrize("layers", [["attention", "attention"], ["lstm"], ["mingru", "deltanet"],
+                                    ["linear_attention", "attention"]])
+def test_carried_numbers_count_the_state_a_model_really_carries(layers):
+    m = model(layers)
+    T = 37
+    with torch.no_grad():
+        _, state = m.forward_cached(torch.randint(0, 11, (1, T)))
+
+    def numbers(s):
+        return s.numel() if torch.is_tensor(s) else sum(numbers(t) for t in s if t is not None)
+
+    assert m.carried_numbers(T) == sum(numbers(layer) for layer in state)

@@ -40,7 +40,7 @@ from .._checks import check_choice, check_int, check_tensor
 from .attention import SelfAttention
 from .block import Block
 from .linear_rnn import MinGRU
-from .matrix_state import DeltaNet, LinearAttention, ShortConv
+from .matrix_state import DeltaNet, LinearAttention, ShortConv, state_size
 from .shared import check_config, readout
 
 MIXERS = ("attention", "lstm", "mingru", "mingru_signed", "linear_attention", "deltanet",
@@ -146,6 +146,27 @@ class HybridModel(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.norm = nn.LayerNorm(c.d_model)
         self.head = nn.Linear(c.d_model, c.output_size)
+
+    def carried_numbers(self, position: int) -> int:
+        """Numbers this model carries per sequence from token ``position`` to the next: each
+        recurrent layer's fixed state (and its convolution's), and each attention layer's
+        cache of keys and values, 2 d_model numbers for every token so far."""
+
+        check_int("position", position, minimum=1)
+        total = 0
+        for block in self.blocks:
+            mixer = block.mixer.mixer if isinstance(block.mixer, Convolved) else block.mixer
+            if isinstance(block.mixer, Convolved):
+                total += state_size(block.mixer.conv)
+            if isinstance(mixer, SelfAttention):
+                total += 2 * self.config.d_model * position
+            elif isinstance(mixer, LSTMMixer):
+                total += 2 * self.config.d_model
+            elif isinstance(mixer, MinGRU):
+                total += self.config.d_model
+            else:
+                total += state_size(mixer)
+        return total
 
     def forward_from(self, x: torch.Tensor, state: list | None = None
                      ) -> tuple[torch.Tensor, list]:
