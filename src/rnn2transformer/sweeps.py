@@ -41,8 +41,9 @@ def best_rates(results: dict[str, dict[str, float]], *, lower_is_better: bool = 
         grid = sorted(float(r) for r in by_rate)
         if len(grid) < 3:
             raise ValueError(f"{family}: a sweep needs at least three rates, got {grid}")
-        pick = min if lower_is_better else max
-        best = float(pick(by_rate, key=by_rate.get))
+        top = (min if lower_is_better else max)(by_rate.values())
+        tied = sorted(float(r) for r, score in by_rate.items() if score == top)
+        best = tied[len(tied) // 2]  # a plateau of equal scores (100% recall): its middle
         if best in (grid[0], grid[-1]):
             raise ValueError(f"{family}'s best rate {best:g} is at the edge of its grid {grid}: "
                              "widen the grid and sweep again")

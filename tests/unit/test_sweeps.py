@@ -31,3 +31,8 @@ def test_every_recorded_sweep_has_an_inside_optimum_and_its_provenance():
         sweep = sweeps.load(name)  # refuses an edge optimum
         assert {"date", "commit", "machine", "settings"} <= set(sweep["provenance"])
         assert set(sweep["rates"]) == set(sweep["results"])
+
+
+def test_a_plateau_of_equal_best_scores_is_read_at_its_middle():
+    plateau = {"attention": {"0.001": 0.6, "0.003": 1.0, "0.01": 1.0, "0.03": 1.0}}
+    assert sweeps.best_rates(plateau, lower_is_better=False) == {"attention": 0.01}

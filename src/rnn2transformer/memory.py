@@ -1,0 +1,203 @@
+"""What a state can remember and track (chapter 11): recall of many key-value pairs (MQAR) and
+parity, for stacks that differ only in their time mixer.
+
+Every model here is a :class:`~rnn2transformer.models.hybrid.HybridModel` of two layers (one
+for parity) built by :func:`recall_models` / :func:`parity_models` at one width and one
+parameter count (:func:`~rnn2transformer.models.pairs.equal_size`), so a difference in recall
+is a difference of mixer: softmax attention, an LSTM, minGRU (a vector state), linear attention
+and DeltaNet (a matrix state), and a hybrid (a recurrent layer, then attention). Each family
+trains at its own learning rate from a recorded sweep (:mod:`rnn2transformer.sweeps`; rerun
+with ``python -m rnn2transformer.memory sweep recall --grid ...``).
+
+MQAR is trained on a mixture of pair counts (each batch draws one, as Zoology does) and scored
+at each; a model that keeps only the last pair scores :func:`~rnn2transformer.synthetic.
+last_pair_accuracy`, and a model on that line has not learned to store more. Parity is
+trained with a label at every position on strings of 1 to :data:`PARITY_TRAIN_LENGTH` bits and
+read at the last bit of longer strings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from . import sweeps
+from ._checks import check_choice
+from .models.hybrid import HybridConfig, HybridModel
+from .models.pairs import equal_size
+from .models.shared import count_parameters
+from .settings import scale
+from .synthetic import (
+    multi_query_recall,
+    multi_query_recall_batches,
+    recall_accuracy,
+    running_parity,
+    running_parity_batches,
+)
+from .training import train
+
+# the families of the recall race: each one's layers, two blocks
+RECALL_FAMILIES = {
+    "attention": ["attention", "attention"],
+    "LSTM": ["lstm", "lstm"],
+    "minGRU": ["mingru", "mingru"],
+    "linear attention": ["linear_attention", "linear_attention"],
+    "DeltaNet": ["deltanet", "deltanet"],
+    "hybrid": ["deltanet", "attention"],  # a recurrent layer, then attention
+}
+# state tracking: one layer each
+PARITY_FAMILIES = {
+    "LSTM": ["lstm"],
+    "minGRU, a in (0, 1)": ["mingru"],
+    "minGRU, a in (-1, 1)": ["mingru_signed"],
+    "DeltaNet, beta in (0, 1)": ["deltanet"],
+    "DeltaNet, beta in (0, 2)": ["deltanet_signed"],
+}
+PARITY_TRAIN_LENGTH = 20
+
+
+@dataclass(frozen=True)
+class Recall:
+    """The recall task and budget: ``vocab_size`` ids (half keys, half values), a training
+    mixture of ``pairs``, models of width ``width``."""
+
+    width: int = 32
+    vocab_size: int = 128
+    pairs: list[int] = field(default_factory=lambda: [2, 4, 8, 16])
+    steps: int = 600
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class Parity:
+    """The parity task and budget: one layer of width ``width``."""
+
+    width: int = 16
+    steps: int = 400
+    batch_size: int = 32
+    lengths: list[int] = field(default_factory=lambda: [20, 40, 100])  # read at the last bit
+
+
+def recall_task() -> Recall:
+    return Recall(steps=scale(600, full=4000), pairs=scale.sweep([2, 4, 8, 16]))
+
+
+def parity_task() -> Parity:
+    return Parity(steps=scale(400, full=2000))
+
+
+def recall_models(task: Recall, families: dict[str, list[str]] | None = None, *,
+                  d_key: int | None = None) -> dict[str, nn.Module]:
+    """The recall race's models at one parameter count (the attention stack's), built in
+    order from the current random state; ``d_key`` sets the matrix states' key width."""
+    families = RECALL_FAMILIES if families is None else families
+    base = dict(vocab_size=task.vocab_size, d_model=task.width, d_ff=4 * task.width,
+                output_size=task.vocab_size, chunk=32)
+    configs = {name: HybridConfig(layers=list(layers), d_key=d_key, **base)
+               for name, layers in families.items()}
+    reference = HybridConfig(layers=RECALL_FAMILIES["attention"], **base)
+    with torch.random.fork_rng(devices=[]):  # counting parameters draws no random numbers
+        target = count_parameters(HybridModel(reference))
+    return equal_size(configs, parameters=target)
+
+
+def parity_models(task: Parity, families: dict[str, list[str]] | None = None
+                  ) -> dict[str, nn.Module]:
+    """One-layer models of width ``task.width`` for parity (bits as token ids 0 and 1), no
+    convolution: only the mixer carries the state."""
+    families = PARITY_FAMILIES if families is None else families
+    return equal_size({name: HybridConfig(layers=list(layers), vocab_size=2, d_model=task.width,
+                                          d_ff=4 * task.width, output_size=2, short_conv=None)
+                       for name, layers in families.items()})
+
+
+def train_recall(model: nn.Module, task: Recall, *, lr: float, seed: int) -> nn.Module:
+    """Train on the mixture of pair counts: warm-up, cosine decay, one pair count per batch."""
+    train(model, multi_query_recall_batches(task.pairs, task.vocab_size,
+                                            batch_size=task.batch_size),
+          steps=task.steps, lr=lr, warmup_steps=task.steps // 10, schedule="cosine",
+          clip_grad_norm=1.0, seed=seed)
+    return model
+
+
+def train_parity(model: nn.Module, task: Parity, *, lr: float, seed: int) -> nn.Module:
+    """Train on strings of 1 to :data:`PARITY_TRAIN_LENGTH` bits, a label at every bit."""
+    train(model, running_parity_batches(1, PARITY_TRAIN_LENGTH, batch_size=task.batch_size),
+          steps=task.steps, lr=lr, warmup_steps=task.steps // 10, schedule="cosine",
+          clip_grad_norm=1.0, seed=seed)
+    return model
+
+
+def recall_tests(task: Recall, examples: int) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """Held-out MQAR sequences for each number of pairs (their own seeds, never trained on)."""
+    return {n: multi_query_recall(examples, n, task.vocab_size,
+                                  generator=torch.Generator().manual_seed(1000 + n))
+            for n in task.pairs}
+
+
+def parity_tests(task: Parity, examples: int) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    return {n: running_parity(examples, n, generator=torch.Generator().manual_seed(7 + n))
+            for n in task.lengths}
+
+
+@torch.no_grad()
+def recall_scores(model: nn.Module, tests: dict) -> list[dict]:
+    """One row per number of pairs: the share of queries answered right."""
+    model.eval()
+    device = next(model.parameters()).device
+    return [{"pairs": n, "accuracy": recall_accuracy(model(x.to(device))[0], y.to(device)).item()}
+            for n, (x, y) in tests.items()]
+
+
+@torch.no_grad()
+def parity_scores(model: nn.Module, tests: dict) -> list[dict]:
+    """One row per length: the share of strings whose parity (the last label) is right."""
+    model.eval()
+    device = next(model.parameters()).device
+    return [{"length": n, "accuracy": (model(x.to(device))[0][:, -1].argmax(-1)
+                                       == y[:, -1].to(device)).float().mean().item()}
+            for n, (x, y) in tests.items()]
+
+
+def sweep(task_name: str, grid: list[float], *, seed: int = 0) -> dict:
+    """Train every family of ``task_name`` (``recall`` or ``parity``) at each rate of
+    ``grid`` with ``seed``, score it (recall: mean over the pair counts; parity: accuracy at
+    the training length) and record the sweep as ``data/<task_name>_rates.json``."""
+    check_choice("task_name", task_name, ("recall", "parity"))
+    task = recall_task() if task_name == "recall" else parity_task()
+    build = recall_models if task_name == "recall" else parity_models
+    fit = train_recall if task_name == "recall" else train_parity
+    tests = recall_tests(task, 256) if task_name == "recall" else parity_tests(task, 500)
+    score = recall_scores if task_name == "recall" else parity_scores
+    results: dict[str, dict[str, float]] = {}
+    for lr in grid:
+        torch.manual_seed(seed)
+        for name, model in build(task).items():
+            rows = score(fit(model, task, lr=lr, seed=seed), tests)
+            value = (sum(r["accuracy"] for r in rows) / len(rows) if task_name == "recall"
+                     else rows[0]["accuracy"])
+            results.setdefault(name, {})[str(lr)] = value
+            print(f"{task_name} {name} lr {lr:g}: {value:.3f}", flush=True)
+    return sweeps.record(f"{task_name}_rates", results, lower_is_better=False, settings={
+        "task": task.__dict__, "seed": seed,
+        "score": "mean recall over the pair counts" if task_name == "recall" else
+                 f"parity accuracy at length {task.lengths[0]}"})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("sweep", help="sweep a task's learning rates into data/")
+    run.add_argument("task", choices=["recall", "parity"])
+    run.add_argument("--grid", type=float, nargs="+", required=True)
+    args = parser.parse_args(argv)
+    print(sweep(args.task, args.grid)["rates"])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
