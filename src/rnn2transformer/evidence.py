@@ -113,11 +113,11 @@ def _values(name: str, values: Sequence[float]) -> list[float]:
     return out
 
 
-def over_seeds(build: Callable[[], dict[str, object]], run: Callable[[object, int], object],
-               seeds: Sequence[int]) -> pd.DataFrame:
+def over_seeds(build: Callable[[], dict[str, object]],
+               run: Callable[[str, object, int], object], seeds: Sequence[int]) -> pd.DataFrame:
     """Run an experiment once per seed: for each seed, seed torch (the models' initial
     weights), ``build()`` the models to compare (a dict of names to models, made fresh for
-    every seed) and call ``run(model, seed)`` on each; ``run`` returns one row (a dict of
+    every seed) and call ``run(name, model, seed)`` on each; ``run`` returns one row (a dict of
     measurements) or a list of rows. Returns every row with its ``model`` and ``seed``, the
     frame :func:`compare` reads. Run ``i`` of every model sees seed ``i`` (the same batches),
     so results pair up by seed."""
@@ -137,7 +137,7 @@ def over_seeds(build: Callable[[], dict[str, object]], run: Callable[[object, in
             raise TypeError(f"build() must return a dict of names to models, got "
                             f"{type(models).__name__}")
         for name, model in models.items():
-            result = run(model, seed)
+            result = run(name, model, seed)
             for row in result if isinstance(result, list) else [result]:
                 rows.append({"model": name, "seed": seed, **row})
     return pd.DataFrame(rows)

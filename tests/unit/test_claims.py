@@ -23,7 +23,8 @@ def test_over_seeds_builds_fresh_models_per_seed_and_pairs_rows_by_seed():
         built.append(models)
         return models
 
-    def run(model, seed):
+    def run(name, model, seed):
+        assert model is built[-1][name]
         return [{"n": n, "weight": float(model.weight.flatten()[0]) + n} for n in (1, 2)]
 
     rows = over_seeds(build, run, [0, 1, 2])
