@@ -133,7 +133,8 @@ def test_the_diagrams_are_charts_with_their_labels_and_refuse_bad_parts():
     from rnn2transformer.book import diagrams
 
     for chart, label in [(diagrams.lstm_cell(), "c[t]"), (diagrams.unrolled_rnn(3), "h[3]"),
-                         (diagrams.transformer_block(), "feed-forward")]:
+                         (diagrams.transformer_block(), "feed-forward"),
+                         (diagrams.matrix_state_step(), "S[t]")]:
         spec = chart.to_dict()
         assert label in str(spec)  # the text is text, for a screen reader and a search
     # no empty layers: each would be an image with nothing to describe (axe's svg-img-alt)

@@ -1,11 +1,11 @@
 """Schematic diagrams drawn as charts: the LSTM cell (chapter 4), a recurrent network unrolled
-in time with the path of back-propagation (chapter 3), and a pre-norm Transformer block
-(chapter 7).
+in time with the path of back-propagation (chapter 3), a pre-norm Transformer block
+(chapter 7) and one step of a matrix-state recurrence, the delta rule (chapter 11).
 
 They are Vega-Lite charts like every figure of the book, so they render on the site, in the PDF
 and in a notebook by the same path, and their text is text a screen reader can reach. Each is
 built from two lists: boxes (a label at a position, with a size) and arrows (from a point to a
-point). :func:`diagram` draws any such pair; the three functions below are the book's.
+point). :func:`diagram` draws any such pair; the functions below are the book's.
 """
 
 from __future__ import annotations
@@ -142,3 +142,24 @@ def transformer_block() -> alt.LayerChart:
         (40, 34, 62, 34, "plain"), (62, 34, 62, 55, "plain"), (62, 55, 42.5, 55, "forward"),
     ]
     return diagram(boxes, arrows, height=320, title="A pre-norm Transformer block")
+
+
+def matrix_state_step() -> alt.LayerChart:
+    """One step of the delta rule (chapter 11), left to right: the matrix state S[t-1] is
+    multiplied by (I - beta k k^T), which erases what it stored under the key k, then
+    beta v k^T writes the new value under it; the query reads o[t] = S[t] q[t]."""
+    boxes = [
+        (8, 42, 13, 7, "S[t−1]", "state"), (30, 42, 5, 5, "×", "op"),
+        (52, 42, 5, 5, "+", "op"), (74, 42, 11, 7, "S[t]", "state"),
+        (30, 26, 18, 6, "I − β k kᵀ", "gate"), (52, 26, 14, 6, "β v kᵀ", "gate"),
+        (74, 26, 5, 5, "×", "op"), (92, 26, 10, 6, "o[t]", "state"),
+        (41, 8, 34, 6, "x[t] → q, k, v, β", "input"),
+    ]
+    arrows = [
+        (14.5, 42, 27.5, 42, "forward"), (32.5, 42, 49.5, 42, "forward"),
+        (54.5, 42, 68.5, 42, "forward"), (30, 29, 30, 39.5, "forward"),
+        (52, 29, 52, 39.5, "forward"), (74, 38.5, 74, 28.5, "forward"),
+        (76.5, 26, 87, 26, "forward"), (34, 11, 30, 23, "forward"), (48, 11, 52, 23, "forward"),
+        (58, 8, 74, 8, "plain"), (74, 8, 74, 23.5, "forward"),
+    ]
+    return diagram(boxes, arrows, height=280, title="One step of the delta rule")
