@@ -140,3 +140,60 @@ def shuffle_words(ids: torch.Tensor, separator: int, *, generator: torch.Generat
     space = ids.new_tensor([separator])
     pieces = [piece for i in order for piece in (words[i], space)][:-1]  # no space after the last
     return torch.cat(pieces)
+
+
+@torch.no_grad()
+def repeated_words(
+    model: nn.Module, data: Batch, *, separator: int, min_letters: int = 5,
+    batch_size: int = 128, device: torch.device | None = None,
+) -> pd.DataFrame:
+    """What a language model gains from having seen a word before: for every word of at least
+    ``min_letters`` tokens that occurs a second time in a window of ``data`` (``(x, y)`` of
+    token ids, (N, T), e.g. :func:`rnn2transformer.corpus.char_lm_eval_set`; words are the runs
+    between ``separator`` tokens), the model's mean loss (nats) on the word's tokens after its
+    first, at the first occurrence and at the second, and the distance in tokens between the
+    two starts. A model that copies from its context predicts the second occurrence better:
+    the ``gain`` (first minus second) is the use of context behind induction heads and behind
+    the long-context end of Kaplan et al.'s loss-by-position curves. Columns ``window``,
+    ``distance``, ``length``, ``first``, ``second``, ``gain``."""
+    check_data("data", data)
+    check_int("separator", separator, minimum=0)
+    check_int("min_letters", min_letters, minimum=2)
+    x_all, y_all = data
+    device = device or next(model.parameters()).device
+    rows = []
+    with evaluating(model):
+        for i in range(0, len(x_all), batch_size):
+            x, y = x_all[i : i + batch_size].to(device), y_all[i : i + batch_size].to(device)
+            logits, _ = model(x)
+            loss = F.cross_entropy(logits.float().transpose(1, 2), y, reduction="none").cpu()
+            for row, (ids, losses) in enumerate(zip(x.cpu(), loss, strict=True)):
+                rows += _repeats(ids.tolist(), losses, separator, min_letters, window=i + row)
+    return pd.DataFrame(rows, columns=["window", "distance", "length", "first", "second",
+                                       "gain"])
+
+
+def _repeats(ids: list[int], losses: torch.Tensor, separator: int, min_letters: int,
+             window: int) -> list[dict]:
+    """The second occurrences of long words in one window (see :func:`repeated_words`). The
+    loss of predicting token ``p + 1`` sits at position ``p``, so a word at ``[s, s + L)`` is
+    scored on ``losses[s : s + L - 1]`` (its letters after the first); a word cut off by the
+    window's end is skipped."""
+    seen: dict[tuple, int] = {}
+    rows, start = [], None
+    for p, token in enumerate(ids + [separator]):
+        if token != separator:
+            start = p if start is None else start
+            continue
+        if start is not None and start > 0 and p < len(ids) and p - start >= min_letters:
+            word = tuple(ids[start:p])
+            if word in seen:
+                first = seen.pop(word)
+                rows.append({"window": window, "distance": start - first, "length": p - start,
+                             "first": float(losses[first : first + p - start - 1].mean()),
+                             "second": float(losses[start : p - 1].mean())})
+                rows[-1]["gain"] = rows[-1]["first"] - rows[-1]["second"]
+            else:
+                seen[word] = start
+        start = None
+    return rows

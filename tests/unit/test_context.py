@@ -106,3 +106,28 @@ def test_shuffling_words_keeps_every_word_and_its_letters():
     assert len(seen) > 1  # and the order does change
     with pytest.raises(ValueError, match="1-D"):
         shuffle_words(ids[None], space, generator=g)
+
+
+def test_repeated_words_pair_each_long_word_with_its_second_occurrence():
+    from rnn2transformer.context import _repeats, repeated_words
+
+    # "a hello b hello c hello" with the space as 0, letters as their own ids
+    sep = 0
+    ids = [1, 0, 5, 6, 7, 7, 8, 0, 2, 0, 5, 6, 7, 7, 8, 0, 3, 0, 5, 6, 7, 7, 8, 0, 9]
+    losses = torch.arange(len(ids), dtype=torch.float32)
+    rows = _repeats(ids, losses, sep, 5, window=0)
+    # the second "hello" pairs with the first; the third starts a new first occurrence
+    assert len(rows) == 1 and rows[0]["distance"] == 8 and rows[0]["length"] == 5
+    assert rows[0]["first"] == float(losses[2:6].mean())
+    assert rows[0]["second"] == float(losses[10:14].mean())
+    assert rows[0]["gain"] == rows[0]["first"] - rows[0]["second"]
+    assert _repeats(ids, losses, sep, 6, window=0) == []  # too short to count
+
+    class Copier(torch.nn.Module):  # a "model" that knows every next token: loss near 0
+        def forward(self, x):
+            return 20 * torch.nn.functional.one_hot(x.roll(-1, 1), 10).float(), None
+
+    x = torch.tensor([ids[:-1]])
+    table = repeated_words(Copier(), (x, x.roll(-1, 1)), separator=sep, device="cpu")
+    assert list(table.columns) == ["window", "distance", "length", "first", "second", "gain"]
+    assert len(table) == 1 and table.second.iloc[0] < 1e-3

@@ -148,3 +148,21 @@ def test_stream_loss_with_one_window_per_stream_is_the_plain_loss():
     carried = stream_loss(model, ids, window=5, streams=2)
     assert carried == pytest.approx(float(plain), rel=1e-5)  # carrying the state: the same
     assert stream_loss(model, ids, window=5, streams=2, carry=False) != pytest.approx(carried)
+
+
+def test_a_burn_in_reads_the_tokens_before_each_window_and_scores_the_same_tokens():
+    from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel, stream_loss
+
+    torch.manual_seed(0)
+    model = RecurrentModel(RecurrentConfig(kind="lstm", vocab_size=7, input_size=4,
+                                           hidden_size=8, output_size=7, readout="all",
+                                           loss="cross_entropy"))
+    ids = torch.randint(0, 7, (2 * 6 * 10 + 1,))
+    plain = stream_loss(model, ids, window=10, streams=2, carry=False, score_from=2)
+    stream = stream_loss(model, ids, window=10, streams=2, carry=True, score_from=2)
+    # a burn-in as long as everything before the window is the stream itself
+    whole = stream_loss(model, ids, window=10, streams=2, carry=False, burn_in=60,
+                        score_from=2)
+    assert whole == pytest.approx(stream, rel=1e-5) and plain != pytest.approx(stream)
+    with pytest.raises(ValueError, match="burn_in is for windows read from zeros"):
+        stream_loss(model, ids, window=10, streams=2, carry=True, burn_in=5)

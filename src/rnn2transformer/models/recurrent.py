@@ -217,18 +217,29 @@ class CarryState(nn.Module):
 
 @torch.no_grad()
 def stream_loss(model: RecurrentModel, ids: torch.Tensor, *, window: int, streams: int = 16,
-                carry: bool = True) -> float:
+                carry: bool = True, burn_in: int = 0, score_from: int = 0) -> float:
     """Mean next-token cross-entropy (nats) of a recurrent language model reading ``ids`` as
     ``streams`` contiguous streams, ``window`` tokens at a time: with the state carried from
-    window to window (``carry=True``), or from zeros at every window (``False``)."""
+    window to window (``carry=True``), or from zeros at every window (``False``).
+
+    ``burn_in`` (with ``carry=False``): before each window, read the ``burn_in`` tokens before
+    it, unscored, from zeros, and start the window from that state; a stream's first windows
+    get what there is. The difference between the stream and a burn-in of k tokens is what
+    context from more than k tokens back is worth. ``score_from``: score only from the
+    ``score_from``-th window of each stream on (the earlier ones are still read when the state
+    is carried), so that every setting scores the same tokens."""
     if not isinstance(model, RecurrentModel):
         raise TypeError(f"model must be a RecurrentModel, got {type(model).__name__}")
     check_int("window", window, minimum=1)
     check_int("streams", streams, minimum=1)
+    check_int("burn_in", burn_in, minimum=0)
+    check_int("score_from", score_from, minimum=0)
+    if burn_in and carry:
+        raise ValueError("burn_in is for windows read from zeros (carry=False)")
     per_stream = (len(ids) - 1) // streams
-    if per_stream < window:
-        raise ValueError(f"ids hold {len(ids)} tokens: too few for {streams} streams of one "
-                         f"window of {window}")
+    if per_stream < window * (score_from + 1):
+        raise ValueError(f"ids hold {len(ids)} tokens: too few for {streams} streams of "
+                         f"{score_from + 1} windows of {window}")
     device = next(model.parameters()).device
     with evaluating(model):
         starts = torch.arange(streams) * per_stream
@@ -236,10 +247,16 @@ def stream_loss(model: RecurrentModel, ids: torch.Tensor, *, window: int, stream
         for k in range(per_stream // window):
             index = (starts + k * window).unsqueeze(1) + torch.arange(window)
             x, y = ids[index].to(device), ids[index + 1].to(device)
-            logits, new_state = model.forward_from(x, state if carry else None)
-            state = new_state
-            total += float(F.cross_entropy(logits.float().transpose(1, 2), y, reduction="sum"))
-            count += y.numel()
+            start = state if carry else None
+            if burn_in and k:  # the tokens just before this window, from zeros, unscored
+                b = min(burn_in, k * window)
+                before = (starts + k * window - b).unsqueeze(1) + torch.arange(b)
+                _, start = model.forward_from(ids[before].to(device))
+            logits, state = model.forward_from(x, start)
+            if k >= score_from:
+                total += float(F.cross_entropy(logits.float().transpose(1, 2), y,
+                                               reduction="sum"))
+                count += y.numel()
     return total / count
 
 
