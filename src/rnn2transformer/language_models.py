@@ -89,12 +89,13 @@ def protocol() -> Protocol:
                     held_out=scale.held_out_text(40_000))
 
 
-def build(family: str, seed: int, *, width: int, vocab_size: int) -> nn.Module:
+def build(family: str, seed: int, *, width: int, vocab_size: int, length: int) -> nn.Module:
     """The family's model at ``width``, initialised from ``seed`` (the trio is built whole, so
-    every family's weights come from the same draws whatever the others are)."""
+    every family's weights come from the same draws whatever the others are); ``length`` is the
+    Transformer's window."""
     check_choice("family", family, FAMILIES)
     torch.manual_seed(seed)
-    return char_lm_trio(width, vocab_size=vocab_size)[family]
+    return char_lm_trio(width, vocab_size=vocab_size, max_len=length)[family]
 
 
 def learning_rates() -> dict:
@@ -116,7 +117,8 @@ def train_one(family: str, seed: int, *, lr: float | None = None, steps: int | N
     cached = (cache_dir() / f"{name}.pt").exists()
     val = char_lm_eval_set(corpus.held_out[: p.held_out], length=p.length)
     model, history = pretrained(
-        name, lambda: build(family, seed, width=p.width, vocab_size=len(corpus.chars)),
+        name, lambda: build(family, seed, width=p.width, vocab_size=len(corpus.chars),
+                             length=p.length),
         train_data=char_lm_batches(corpus.train, length=p.length, batch_size=p.batch_size),
         val_data=val, steps=p.steps, lr=lr, warmup_steps=p.warmup_steps, schedule="cosine",
         clip_grad_norm=1.0, eval_every=p.eval_every, seed=seed, device=device,

@@ -312,7 +312,7 @@ def _export_transformer(model: TransformerModel, vocab_size: int, tokenizer: Cha
     for a text."""
     wrapped = TransformerWithAttention(model).eval()
     c = model.config
-    max_len = c.max_len if c.positions == "learned" else 4096
+    max_len = c.max_len  # the window it was built for: the page re-reads no more
     example = (torch.randint(0, vocab_size, (2, 16)),)
     export_onnx(wrapped, example, path, input_names=["x"],
                 output_names=["logits", "attention"], dynamic={"x": {0: "batch", 1: "length"}},

@@ -19,16 +19,18 @@ from .shared import count_parameters
 from .transformer import TransformerConfig, TransformerModel
 
 
-def char_lm_pair(width: int, *, vocab_size: int = 65) -> dict[str, nn.Module]:
+def char_lm_pair(width: int, *, vocab_size: int = 65, max_len: int = 512
+                 ) -> dict[str, nn.Module]:
     """A character Transformer (2 pre-norm blocks of ``width``, feed-forward 4 x width) and an
     LSTM language model whose hidden size is chosen so the two have the same number of
     parameters (within a fraction of a percent). Sinusoidal positions, so neither's size
-    depends on the sequence length."""
+    depends on the sequence length; ``max_len`` is the Transformer's window (the longest
+    context it was built for: an exported model reads no more)."""
     check_int("width", width, minimum=8)
     lm = dict(vocab_size=vocab_size, output_size=vocab_size, readout="all", loss="cross_entropy")
     transformer = TransformerModel(TransformerConfig(
         d_model=width, n_heads=max(1, width // 32), n_layers=2, d_ff=4 * width, causal=True,
-        positions="sinusoidal", **lm))
+        positions="sinusoidal", max_len=max_len, **lm))
     target, V, E = count_parameters(transformer), vocab_size, width
     # LSTM LM parameters: V E (embedding) + 4h(E + h) + 8h (gates) + h V + V (readout)
     a, b, c = 4, 4 * E + 8 + V, V * E + V - target
@@ -37,12 +39,13 @@ def char_lm_pair(width: int, *, vocab_size: int = 65) -> dict[str, nn.Module]:
     return {"LSTM": lstm, "Transformer": transformer}
 
 
-def char_lm_trio(width: int, *, vocab_size: int = 65) -> dict[str, nn.Module]:
+def char_lm_trio(width: int, *, vocab_size: int = 65, max_len: int = 512
+                 ) -> dict[str, nn.Module]:
     """:func:`char_lm_pair` and a :class:`LinearRNNModel` (2 minGRU blocks of ``width``) of the
     same size. A minGRU layer has 2 width^2 weights where attention has 4 width^2, so the
     minGRU blocks get a wider feed-forward layer: its width is chosen to match the
     Transformer's parameter count (each unit of it costs 2 width + 1 parameters per block)."""
-    models = char_lm_pair(width, vocab_size=vocab_size)
+    models = char_lm_pair(width, vocab_size=vocab_size, max_len=max_len)
     target = count_parameters(models["Transformer"])
 
     def mingru(d_ff: int) -> LinearRNNModel:
