@@ -115,20 +115,22 @@ def parity_models(task: Parity, families: dict[str, list[str]] | None = None
                        for name, layers in families.items()})
 
 
-def train_recall(model: nn.Module, task: Recall, *, lr: float, seed: int) -> nn.Module:
+def train_recall(model: nn.Module, task: Recall, *, lr: float, seed: int,
+                 progress: bool | None = None) -> nn.Module:
     """Train on the mixture of pair counts: warm-up, cosine decay, one pair count per batch."""
     train(model, multi_query_recall_batches(task.pairs, task.vocab_size,
                                             batch_size=task.batch_size),
           steps=task.steps, lr=lr, warmup_steps=task.steps // 10, schedule="cosine",
-          clip_grad_norm=1.0, seed=seed)
+          clip_grad_norm=1.0, seed=seed, progress=progress)
     return model
 
 
-def train_parity(model: nn.Module, task: Parity, *, lr: float, seed: int) -> nn.Module:
+def train_parity(model: nn.Module, task: Parity, *, lr: float, seed: int,
+                 progress: bool | None = None) -> nn.Module:
     """Train on strings of 1 to :data:`PARITY_TRAIN_LENGTH` bits, a label at every bit."""
     train(model, running_parity_batches(1, PARITY_TRAIN_LENGTH, batch_size=task.batch_size),
           steps=task.steps, lr=lr, warmup_steps=task.steps // 10, schedule="cosine",
-          clip_grad_norm=1.0, seed=seed)
+          clip_grad_norm=1.0, seed=seed, progress=progress)
     return model
 
 
@@ -177,7 +179,7 @@ def sweep(task_name: str, grid: list[float], *, seed: int = 0) -> dict:
     for lr in grid:
         torch.manual_seed(seed)
         for name, model in build(task).items():
-            rows = score(fit(model, task, lr=lr, seed=seed), tests)
+            rows = score(fit(model, task, lr=lr, seed=seed, progress=False), tests)
             value = (sum(r["accuracy"] for r in rows) / len(rows) if task_name == "recall"
                      else rows[0]["accuracy"])
             results.setdefault(name, {})[str(lr)] = value
