@@ -19,7 +19,9 @@ BOOK_ENV := RNN2T_BOOK_BUILD=1 RNN2T_CACHE_DIR=$(CURDIR)/_build/checkpoints \
 ORT_WEB := book/_static/live/ort/VERSION
 # Chapters executed at a time before the strict build (rnn2transformer.book.prefill): two, one
 # thread each, on a machine with two cores (docs/design.md, "Two chapters at a time"); 1 keeps
-# the old way, one chapter at a time with as many threads as the machine leaves free.
+# the old way, one chapter at a time with as many threads as the machine leaves free. The book's
+# language models (rnn2transformer.language_models, read by chapters 7 to 11) are trained first,
+# as many at a time, into the build's cache.
 BOOK_JOBS ?= 2
 # `make pdf` builds here, apart from the site's build state (see the PDF section below).
 PDF_BUILD := _build/pdf
@@ -64,7 +66,8 @@ setup: $(BIN)/.installed
 # package (or the environment) changes, executed results and rendered pages may be stale, so
 # they are all dropped and the book is executed again.
 # Chapter 7 also reads the committed GPU benchmark results, so a new one re-executes the book.
-_build/.package-stamp: $(SRC_FILES) requirements.txt $(wildcard benchmarks/results/cuda-*.json)
+_build/.package-stamp: $(SRC_FILES) $(wildcard src/rnn2transformer/data/*.json) requirements.txt \
+	$(wildcard benchmarks/results/cuda-*.json)
 	rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/checkpoints _build/live \
 	  $(PDF_BUILD)
 	mkdir -p _build
@@ -99,7 +102,8 @@ book: setup $(ORT_WEB) _build/.package-stamp _build/.bench-stamp _build/.study-s
 	_build/.static-stamp
 	@mkdir -p _build/live/models; \
 	start=$$(date +%s.%N); \
-	{ $(BOOK_ENV) $(BIN)/python -m rnn2transformer.book.prefill --jobs $(BOOK_JOBS) && \
+	{ $(BOOK_ENV) $(BIN)/python -m rnn2transformer.language_models train-all --jobs $(BOOK_JOBS) && \
+	  $(BOOK_ENV) $(BIN)/python -m rnn2transformer.book.prefill --jobs $(BOOK_JOBS) && \
 	  $(BOOK_ENV) $(BIN)/jupyter-book build . $(BUILD_FLAGS); } 2>&1 | tee _build/last-build.log; \
 	$(BIN)/python -m rnn2transformer.book.buildinfo _build --record _build/last-build.log \
 	  $$start $$(date +%s.%N)

@@ -41,7 +41,8 @@ class RunStamp:
         if self.device.type == "cpu":
             low, high = threads_used()  # fewer while other programs kept cores busy
             threads = f"{low}" if low == high else f"{low}-{high}"
-            return f"CPU ({platform.processor() or platform.machine()}, {threads} threads)"
+            plural = "" if low == high == 1 else "s"
+            return f"CPU ({platform.processor() or platform.machine()}, {threads} thread{plural})"
         return self.device.type
 
     def stamp(self) -> pd.DataFrame:

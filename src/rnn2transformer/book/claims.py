@@ -65,7 +65,8 @@ def learned(results: Mapping[str, float], bar: float, *, rule: str, unit: str,
              if not (value < bar if lower_is_better else value > bar)]
     values = ", ".join(f"{name} {value:.{digits}f}" for name, value in results.items())
     if short:
-        found = f"{' and '.join(short)} did not ({values} {unit})"
+        names = short[0] if len(short) == 1 else ", ".join(short[:-1]) + " and " + short[-1]
+        found = f"{names} did not ({values} {unit})"
     else:
         found = f"every model did ({values} {unit})"
     return Gate(passed=not short, rule=f"every model {rule} ({bar:.{digits}f} {unit})",
