@@ -1,6 +1,9 @@
 """The web edition's exports: ONNX files that onnxruntime runs exactly as PyTorch does."""
 
 import json
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,9 +13,12 @@ from rnn2transformer import settings
 from rnn2transformer.book import export
 from rnn2transformer.book.export import (
     PARITY_TOLERANCE,
+    DeltaNetStep,
     LinearRNNStep,
     LSTMStep,
+    RecallText,
     TransformerWithAttention,
+    deltanet_trace,
     held_out_passage,
     live_widget,
     lstm_trace,
@@ -22,6 +28,7 @@ from rnn2transformer.book.export import (
     runtime_bytes,
     write_live_model,
 )
+from rnn2transformer.models.hybrid import HybridConfig, HybridModel
 from rnn2transformer.models.linear_rnn import LinearRNNConfig, LinearRNNModel
 from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
 from rnn2transformer.models.transformer import TransformerConfig, TransformerModel
@@ -166,13 +173,13 @@ def test_write_live_model_checks_its_inputs(chars, tmp_path):
                            dynamic={})
 
 
-@pytest.mark.slow
 def char_mingru(vocab):
     torch.manual_seed(0)
     return LinearRNNModel(LinearRNNConfig(vocab_size=vocab, d_model=8, n_layers=2, d_ff=16,
                                           output_size=vocab)).eval()
 
 
+@pytest.mark.slow
 def test_mingru_export_matches_pytorch_in_onnxruntime(chars, tmp_path):
     model = char_mingru(len(chars))
     info = write_live_model("t-mingru", model, chars, default_text="to be, or not",
@@ -196,6 +203,7 @@ def test_mingru_export_matches_pytorch_in_onnxruntime(chars, tmp_path):
         LinearRNNStep(char_lstm(len(chars)))
 
 
+@pytest.mark.slow
 def test_per_character_ms_times_both_models(chars, tmp_path):
     write_live_model("l", char_lstm(len(chars)), chars, default_text="ab", test_text="ab",
                      directory=tmp_path)
@@ -251,3 +259,185 @@ def test_runtime_bytes_counts_the_fetched_runtime(tmp_path, monkeypatch):
     for i, name in enumerate(export.RUNTIME_FILES):
         (tmp_path / "live" / "ort" / name).write_bytes(b"x" * (i + 1))
     assert runtime_bytes() == 6
+
+
+# --- chapter 11's DeltaNet recall stack ------------------------------------------------------
+
+def recall_stack(layers=("deltanet", "deltanet"), vocab=16):
+    torch.manual_seed(0)
+    return HybridModel(HybridConfig(layers=list(layers), vocab_size=vocab, d_model=8, d_ff=16,
+                                    output_size=vocab, short_conv=4, chunk=4)).eval()
+
+
+def test_recall_text_reads_pairs_and_queries():
+    codec = RecallText(128)
+    assert codec.names[:3] == ["A", "B", "C"] and codec.names[26:28] == ["AA", "AB"]
+    assert codec.names[63] == "BL" and codec.names[64] == "0" and codec.names[127] == "63"
+    ids, queries = codec.parse("A 7 B 3 C 9 ? B ?a")
+    assert ids == [0, 71, 1, 67, 2, 73, 1, 0] and queries == [6, 7]
+    assert codec.parse("a=7, AB:63; ?ab") == ([0, 71, 27, 127, 27], [4])
+    assert codec.decode(ids, queries=queries) == "A 7 B 3 C 9 ?B ?A"
+    assert codec.parse(codec.decode(ids, queries=queries)) == (ids, queries)
+    for bad, why in [("A 64", "0 to 63"), ("A 7 ? 3", "asked"), ("A 7 ?", "keys and values"),
+                     ("A ??B", "followed by a key"), ("BM 3", "not a key"), ("A ! 3", "not a key"),
+                     ("", "keys and values"), ("A \u00b2", "not a key"), ("A \u00df", "not a key")]:
+        with pytest.raises(ValueError, match=why):
+            codec.parse(bad)
+    with pytest.raises(ValueError, match="ids must be"):
+        codec.decode([128])
+    assert RecallText(16).names[7:9] == ["H", "0"] and len(RecallText(16)) == 16
+
+
+@pytest.mark.parametrize("layers", [("deltanet", "deltanet"),
+                                    ("gated_deltanet", "deltanet_signed")])
+def test_deltanet_step_equals_forward_cached_token_by_token(layers):
+    model = recall_stack(layers)
+    ids = [0, 9, 1, 12, 2, 15, 1, 0, 2]
+    trace = deltanet_trace(DeltaNetStep(model), ids)
+    state, logits = None, []
+    for token in ids:
+        out, state = model.forward_cached(torch.tensor([[token]]), state)
+        logits.append(out[0, 0])
+    torch.testing.assert_close(trace["logits"], torch.stack(logits), atol=1e-5, rtol=0)
+    with torch.no_grad():  # and the whole sequence at once, the chunkwise form
+        torch.testing.assert_close(trace["logits"], model(torch.tensor([ids]))[0][0], atol=1e-5,
+                                   rtol=0)
+    assert trace["state"].shape == (len(ids), 2, 1, 8, 8)
+    for layer, (_, S) in enumerate(state):
+        torch.testing.assert_close(trace["state"][-1, layer], S[0], atol=1e-6, rtol=0)
+
+
+def test_deltanet_step_refuses_other_stacks():
+    with pytest.raises(ValueError, match="every layer is a DeltaNet"):
+        DeltaNetStep(recall_stack(("deltanet", "attention")))
+    unconvolved = HybridModel(HybridConfig(layers=["deltanet"], vocab_size=16, d_model=8,
+                                           output_size=16, short_conv=None))
+    with pytest.raises(ValueError, match="short convolution"):
+        DeltaNetStep(unconvolved)
+    with pytest.raises(TypeError, match="HybridModel"):
+        DeltaNetStep(char_lstm(16))
+
+
+@pytest.mark.slow
+def test_deltanet_export_matches_pytorch_in_onnxruntime(tmp_path):
+    model, codec = recall_stack(), RecallText(16)
+    info = write_live_model("t-delta", model, codec, default_text="A 3 B 5 C 1 ? B",
+                            test_text="D 2 E 7 ? D ? E", directory=tmp_path)
+    assert all(gap <= PARITY_TOLERANCE for gap in info["parity"].values())
+    assert (info["kind"], info["n_layers"], info["d_key"], info["conv_state"]) == (
+        "deltanet", 2, 8, 3)
+    assert info["alphabet"] == codec.names and info["n_keys"] == 8
+    step = DeltaNetStep(model)
+    feeds = {"x": torch.tensor([1, 4, 9, 2, 0]), "conv": torch.randn(5, 2, 3, 8),
+             "state": 0.3 * torch.randn(5, 2, 1, 8, 8)}  # a batch the export never saw
+    got = onnx_outputs(onnx_session(tmp_path / "t-delta.onnx"), feeds)
+    with torch.no_grad():
+        want = dict(zip(["logits", "conv_next", "state_next"], step(**feeds), strict=True))
+    for name, value in want.items():
+        np.testing.assert_allclose(got[name], value.numpy(), atol=1e-5, rtol=0, err_msg=name)
+    # the golden values: the whole model's answers at the queries and its last state
+    saved = json.loads((tmp_path / "t-delta.json").read_text())
+    golden = saved["golden"]
+    assert (golden["ids"], golden["queries"]) == codec.parse("D 2 E 7 ? D ? E")
+    with torch.no_grad():
+        logits, state = model.forward_cached(torch.tensor([golden["ids"]]))
+    np.testing.assert_allclose(golden["probs"], torch.softmax(
+        logits[0, golden["queries"]].double(), -1), atol=1e-6)
+    np.testing.assert_allclose(golden["state"], torch.stack([S[0] for _, S in state]),
+                               atol=1e-6)
+    assert np.asarray(saved["default"]["probs"]).shape == (1, 16)
+
+
+def test_write_live_model_matches_the_text_form_to_the_model(chars, tmp_path):
+    codec = RecallText(16)
+    with pytest.raises(TypeError, match="RecallText"):
+        write_live_model("t", recall_stack(), chars, default_text="ab", test_text="ab",
+                         directory=tmp_path)
+    with pytest.raises(TypeError, match="CharTokenizer"):
+        write_live_model("t", char_lstm(len(chars)), codec, default_text="A 1 ? A",
+                         test_text="A 1 ? A", directory=tmp_path)
+    with pytest.raises(ValueError, match="query"):
+        write_live_model("t", recall_stack(), codec, default_text="A 1 B 2",
+                         test_text="A 1 ? A", directory=tmp_path)
+    with pytest.raises(ValueError, match="not a key"):
+        write_live_model("t", recall_stack(), codec, default_text="A 1 ? Q",
+                         test_text="A 1 ? A", directory=tmp_path)
+    with pytest.raises(ValueError, match="ids"):  # a text form of another size
+        write_live_model("t", recall_stack(), RecallText(32), default_text="A 1 ? A",
+                         test_text="A 1 ? A", directory=tmp_path)
+    with pytest.raises(TypeError, match="HybridModel"):
+        write_live_model("t", torch.nn.Linear(2, 2), chars, default_text="ab", test_text="ab",
+                         directory=tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing written for a refused call
+
+
+def test_deltanet_widget_markup(monkeypatch, tmp_path):
+    monkeypatch.setenv(settings.ENV_LIVE_DIR, str(tmp_path))
+    html = live_widget("deltanet", models={"model": "d"},
+                       default_text="A 7 ? A")._repr_html_()
+    assert 'data-widget="deltanet"' in html and 'data-model="d"' in html
+    assert "_static/live/deltanet.js" in html and ">A 7 ? A</textarea>" in html
+    for part in ('type="range"', "r2t-live-tokens", "r2t-live-matrices", "r2t-live-answers",
+                 "r2t-live-next", "<select", "Pairs and queries"):
+        assert part in html, part
+    with pytest.raises(ValueError, match="must name"):
+        live_widget("deltanet", models={"lstm": "d"}, default_text="A 7 ? A")
+
+
+# --- the widgets' JavaScript, where node is installed (the site tests run it in Chromium) ------
+
+LIVE = Path(__file__).parents[2] / "book" / "_static" / "live"
+
+
+def run_node(script: str) -> object:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    done = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True,
+                          text=True, timeout=60, cwd=LIVE)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_the_page_reads_recall_text_as_the_build_does():
+    codec = RecallText(128)
+    texts = ["A 7 B 3 C 9 ? B ?a", "a=7, AB:63; ?ab", "BL 0 ? BL", "A 64", "A 7 ? 3", "A 7 ?",
+             "A ??B", "BM 3", "A ! 3", "", "A \u00b2", "A \u00df", "  ? c  ", "Z 1\nY 2 ?Z"]
+    info = {"alphabet": codec.names, "n_keys": codec.n_keys}
+    got = run_node(f"""
+        const {{ parseRecall }} = await import("./deltanet.js");
+        const info = {json.dumps(info)};
+        console.log(JSON.stringify({json.dumps(texts)}.map((t) => {{
+          try {{ const r = parseRecall(info, t); return [r.ids, r.queries]; }}
+          catch (e) {{ return null; }} }})));""")
+    for text, page in zip(texts, got, strict=True):
+        try:
+            build = list(codec.parse(text))
+        except ValueError:
+            build = None
+        assert page == build, text
+
+
+def test_the_side_by_side_verdicts_follow_the_timings():
+    got = run_node("""
+        const t = await import("./timing.js");
+        const same = Array.from({ length: 48 }, (_, i) => 1 + (i % 5) / 100);
+        const verdict = (early, late) => t.change(early, late).word;
+        const paused = same.map((v, i) => (i === 40 ? 80 : v));
+        console.log(JSON.stringify({
+          same: verdict(same, [...same].reverse()), grew: verdict(same, same.map((v) => 2 * v)),
+          fell: verdict(same, same.map((v) => v / 2)),
+          small: verdict(same, same.map((v) => 1.1 * v)), paused: verdict(same, paused),
+          grown: t.sentence({ LSTM: { early: same, late: same }, Transformer: { early: same,
+            late: same.map((v) => 3 * v) } }, 40, 256, 200).text,
+          fallen: t.sentence({ LSTM: { early: same, late: same }, Transformer: { early: same,
+            late: same.map((v) => v / 2) } }, 130, 256, 200).text,
+          capped: t.contextWords(300, 200, 256) }));""")
+    assert (got["same"], got["grew"], got["fell"]) == ("stayed within noise", "grew", "fell")
+    assert got["small"] == got["paused"] == "stayed within noise"
+    assert "grew as its context did" in got["grown"]
+    # the issue: the Transformer's cost fell on a 130-character text; the words say so
+    assert "the Transformer" in got["fallen"] and "fell, while its context grew" in got["fallen"]
+    assert "grew as its context did" not in got["fallen"]
+    assert "capped at its window of 256" in got["fallen"]
+    assert "full window of 256 characters in both sets" in got["capped"]

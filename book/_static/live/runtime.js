@@ -105,10 +105,10 @@ function element(tag, attrs = {}, text = null) {
 }
 export { element };
 
-/** The `k` most likely next characters as labelled bars. */
-export function drawDistribution(box, info, probs, k = 8) {
+/** The `k` most likely next characters (or tokens: `label` says which) as labelled bars. */
+export function drawDistribution(box, info, probs, k = 8, label = "most likely next characters") {
   const order = probs.map((p, i) => [p, i]).sort((a, b) => b[0] - a[0]).slice(0, k);
-  const list = element("ol", { class: "r2t-live-bars", "aria-label": "most likely next characters" });
+  const list = element("ol", { class: "r2t-live-bars", "aria-label": label });
   for (const [p, i] of order) {
     const item = element("li");
     item.append(element("code", {}, shown(info.alphabet[i])));

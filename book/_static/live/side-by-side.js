@@ -2,21 +2,27 @@
 // minGRU model (chapter 10's linear recurrence) when the page names one, and the reader's own
 // browser times every character. The LSTM and minGRU carry a state of fixed size, so each
 // character costs one step; the Transformer re-reads its whole context (up to max_len
-// characters) for each one. The widget reports what it measured, in words.
+// characters) for each one. The widget reports what it measured, in words decided from its
+// own repeated timings (timing.js: the first characters' model calls against the last ones',
+// run again in alternating pairs, with a margin).
 import {
   attach, encode, generator, int64, openSession, readModel, sample, softmax,
 } from "./runtime.js";
+import { paired, sentence } from "./timing.js";
 
 const GENERATE = 200;
 const TEMPERATURE = 0.8;
 const BIN = 16; // characters per point of the chart (single steps are below the timer's grain)
+// Untimed runs of each model before its timed characters, for at least WARM_MS: the browser
+// compiles the runtime's hot code in tiers, so the first runs are slower than the later ones.
+const WARM_MS = 400;
+
+async function warmUp(run) {
+  const started = performance.now();
+  for (let n = 0; n < 4 || performance.now() - started < WARM_MS; n++) await run();
+}
 
 for (const root of document.querySelectorAll('.r2t-live[data-widget="side-by-side"]')) setUp(root);
-
-function median(values) {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length ? s[Math.floor(s.length / 2)] : NaN;
-}
 
 function setUp(root) {
   const input = root.querySelector("textarea");
@@ -27,6 +33,20 @@ function setUp(root) {
     transformer: root.querySelector(".r2t-live-transformer"),
     mingru: root.querySelector(".r2t-live-mingru") };
   let lstm = null, tf = null, mg = null, ort = null;
+
+  // A model's session, keeping the inputs of its last GENERATE calls: after generating, the
+  // compared characters' calls are run again (`replay(i)`: generated character i's call).
+  function recorder(session) {
+    const calls = [];
+    return {
+      run(feeds) {
+        calls.push(feeds);
+        if (calls.length > GENERATE) calls.shift();
+        return session.run(feeds);
+      },
+      replay: (i) => session.run(calls[calls.length - GENERATE + i]),
+    };
+  }
 
   // GENERATE characters sampled from `logits` on: `advance(id)` feeds the model the new
   // character and resolves to the logits after it. Each character is timed, sampling included.
@@ -44,44 +64,52 @@ function setUp(root) {
   }
 
   async function lstmRun(ids, random) { // one step per character, on the carried state
-    const H = lstm.info.hidden_size;
+    const H = lstm.info.hidden_size, session = recorder(lstm.session);
     let h = new Float32Array(H), c = new Float32Array(H), logits = null;
     const step = async (id) => {
-      const r = await lstm.session.run({ x: int64(ort, [id], [1]),
+      const r = await session.run({ x: int64(ort, [id], [1]),
         h: new ort.Tensor("float32", h, [1, H]), c: new ort.Tensor("float32", c, [1, H]) });
       h = r.h_next.data; c = r.c_next.data;
       return (logits = r.logits.data);
     };
+    await warmUp(() => step(ids[0])); // then start over
+    h = new Float32Array(H); c = new Float32Array(H);
     for (const id of ids) await step(id); // read the prompt
-    return { first: softmax(logits), ...await timed(lstm.info, logits, step, ids.length, random) };
+    return { first: softmax(logits), ...await timed(lstm.info, logits, step, ids.length, random),
+      replay: session.replay };
   }
 
   async function mgRun(ids, random) { // one step per character, on one vector per layer
-    const L = mg.info.n_layers, D = mg.info.d_model;
+    const L = mg.info.n_layers, D = mg.info.d_model, session = recorder(mg.session);
     let state = new Float32Array(L * D), logits = null;
     const step = async (id) => {
-      const r = await mg.session.run({ x: int64(ort, [id], [1]),
+      const r = await session.run({ x: int64(ort, [id], [1]),
         state: new ort.Tensor("float32", state, [1, L, D]) });
       state = r.state_next.data;
       return (logits = r.logits.data);
     };
+    await warmUp(() => step(ids[0])); // then start over
+    state = new Float32Array(L * D);
     for (const id of ids) await step(id); // read the prompt
-    return { first: softmax(logits), ...await timed(mg.info, logits, step, ids.length, random) };
+    return { first: softmax(logits), ...await timed(mg.info, logits, step, ids.length, random),
+      replay: session.replay };
   }
 
   async function tfRun(ids, random) { // the whole window again for every character
-    const V = tf.info.alphabet.length;
+    const V = tf.info.alphabet.length, session = recorder(tf.session);
     let context = ids.slice(-tf.info.max_len);
     const forward = async () => {
-      const r = await tf.session.run({ x: int64(ort, context, [1, context.length]) });
+      const r = await session.run({ x: int64(ort, context, [1, context.length]) });
       return r.logits.data.slice((context.length - 1) * V, context.length * V);
     };
+    await warmUp(forward);
     const logits = await forward();
     const advance = (next) => {
       context = context.concat([next]).slice(-tf.info.max_len);
       return forward();
     };
-    return { first: softmax(logits), ...await timed(tf.info, logits, advance, ids.length, random) };
+    return { first: softmax(logits), ...await timed(tf.info, logits, advance, ids.length, random),
+      replay: session.replay };
   }
 
   function binned(times) {
@@ -127,33 +155,22 @@ function setUp(root) {
         `window full (${maxLen})`);
     }
     add("text", { x: x(xMax), y: Hh - pad.b + 14, "font-size": 11, "text-anchor": "middle" }, String(xMax));
+    const labels = [];
     for (const s of series) {
       add("polyline", { points: s.points.map((p) => `${x(p.at)},${y(p.ms)}`).join(" "),
         fill: "none", stroke: s.color, "stroke-width": 2 });
       const end = s.points[s.points.length - 1];
-      add("text", { x: x(end.at) + 6, y: y(end.ms) + 4, "font-size": 12, fill: s.color }, s.name);
+      labels.push({ x: x(end.at) + 6, y: y(end.ms) + 4, s });
+    }
+    // end labels at least a line apart, moved up (below the lowest are the axis' numbers)
+    labels.sort((a, b) => b.y - a.y);
+    for (let i = 1; i < labels.length; i++) {
+      labels[i].y = Math.min(labels[i].y, labels[i - 1].y - 13);
+    }
+    for (const l of labels) {
+      add("text", { x: l.x, y: l.y, "font-size": 12, fill: l.s.color }, l.s.name);
     }
     chart.replaceChildren(svg);
-  }
-
-  function sentence(lstmTimes, tfTimes, prompt, mgTimes) {
-    // the first characters also pay for the runtime's warm-up: start counting after them
-    const early = (t) => median(t.slice(16, 48).map((r) => r.ms));
-    const late = (t) => median(t.slice(-32).map((r) => r.ms));
-    const lstmGrowth = late(lstmTimes) / early(lstmTimes);
-    const tfGrowth = late(tfTimes) / early(tfTimes);
-    const full = prompt + GENERATE >= tf.info.max_len;
-    const mgPart = mgTimes ? ` minGRU, which also carries a fixed state, took ` +
-      `${early(mgTimes).toFixed(2)} ms and ${late(mgTimes).toFixed(2)} ms ` +
-      `(${(late(mgTimes) / early(mgTimes)).toFixed(1)}\u00d7).` : "";
-    return `In your browser the LSTM took ${early(lstmTimes).toFixed(2)} ms per character at ` +
-      `the start and ${late(lstmTimes).toFixed(2)} ms at the end (${lstmGrowth.toFixed(1)}\u00d7); ` +
-      `the Transformer ${early(tfTimes).toFixed(2)} ms and ${late(tfTimes).toFixed(2)} ms ` +
-      `(${tfGrowth.toFixed(1)}\u00d7)` + (full ? `, its context capped at the ${tf.info.max_len} ` +
-      "characters it was trained on" : "") + ". " +
-      (tfGrowth > 1.3 * lstmGrowth ? "The Transformer's cost grew with the context it re-reads; " +
-        "the LSTM's stayed where it was." : "At these lengths the two costs grew alike: " +
-        "the Transformer's re-reading is not yet what dominates in this browser.") + mgPart;
   }
 
   async function run() {
@@ -177,11 +194,18 @@ function setUp(root) {
       series.push({ name: "minGRU", color: "#2ca02c", points: binned(c.times) });
     }
     drawChart(series, tf.info.max_len);
-    status.textContent = sentence(a.times, b.times, ids.length, c && c.times) + (dropped.length ?
+    status.textContent = "Timing the first and the last characters' model calls again, " +
+      "in pairs\u2026";
+    const runs = { LSTM: await paired(a.replay, GENERATE),
+      Transformer: await paired(b.replay, GENERATE),
+      ...(c ? { minGRU: await paired(c.replay, GENERATE) } : {}) };
+    const said = sentence(runs, ids.length, tf.info.max_len, GENERATE);
+    status.textContent = said.text + (dropped.length ?
       ` (Left out, not in the alphabet: ${dropped.join(" ")}.)` : "");
     root.r2tResult = { text: ids.map((i) => lstm.info.alphabet[i]).join(""),
       lstmProbs: a.first, transformerProbs: b.first, lstmTimes: a.times, transformerTimes: b.times,
-      ...(c ? { mingruProbs: c.first, mingruTimes: c.times } : {}) };
+      ...(c ? { mingruProbs: c.first, mingruTimes: c.times } : {}), paired: runs,
+      verdicts: said.verdicts };
     root.dataset.text = root.r2tResult.text;
     root.dataset.state = "ready";
     button.disabled = false;

@@ -1,8 +1,9 @@
 """The book's trained models in the reader's browser: ONNX export and what the page needs.
 
-The web edition lets a reader type into chapter 4's character LSTM and chapter 7's character
-Transformer, run by onnxruntime-web in the page itself (``book/_static/live/``). This module
-writes what those widgets load, during the book's build:
+The web edition lets a reader type into chapter 4's character LSTM, chapter 7's character
+Transformer, chapter 9's three models side by side and chapter 11's DeltaNet, run by
+onnxruntime-web in the page itself (``book/_static/live/``). This module writes what those
+widgets load, during the book's build:
 
 * :class:`LSTMStep`: the LSTM as one step, ``(x_t, h, c) -> (logits, h', c', gates)``, so the
   page can loop over the reader's characters and show every gate as it goes;
@@ -10,6 +11,10 @@ writes what those widgets load, during the book's build:
   head's attention weights too;
 * :class:`LinearRNNStep`: chapter 10's minGRU language model as one step,
   ``(x_t, state) -> (logits, state')``, its state one vector per layer;
+* :class:`DeltaNetStep`: chapter 11's DeltaNet stack (multi-query associative recall) as one
+  step, ``(x_t, conv, state) -> (logits, conv', state')``, every layer's short convolution and
+  matrix state in and out, so the page can draw each layer's memory token by token; its text
+  form is :class:`RecallText` (``"A 7 B 3 ? A"``);
 * :func:`export_onnx`: ``torch.onnx.export`` with the dynamo exporter, one self-contained file
   (``external_data=False``) whose batch and length stay free;
 * :func:`write_live_model`: the ``.onnx`` file and a JSON file beside it with the alphabet, the
@@ -30,6 +35,7 @@ import html
 import io
 import json
 import logging
+import re
 import time
 import warnings
 from pathlib import Path
@@ -39,8 +45,10 @@ import torch
 from torch import nn
 
 from .._checks import check_int
+from ..models.hybrid import HybridModel
 from ..models.linear_rnn import LinearRNNModel
 from ..models.lstm import GATES, LSTM
+from ..models.matrix_state import DeltaNet
 from ..models.recurrent import RecurrentModel, copy_weights
 from ..models.transformer import TransformerModel
 from ..settings import live_dir
@@ -336,51 +344,254 @@ def _export_transformer(model: TransformerModel, vocab_size: int, tokenizer: Cha
     return outputs
 
 
+class RecallText:
+    """The text form of multi-query associative recall
+    (:func:`~rnn2transformer.synthetic.multi_query_recall`) that the DeltaNet widget reads:
+    ``"A 7 B 3 C 9 ? B"``, pairs of a key and a value, then queries.
+
+    Keys (ids ``0 .. vocab_size // 2 - 1``) are named by letters: ``A`` to ``Z`` for the first
+    26, then two letters, ``AA`` to ``AZ``, ``BA``, ... (64 keys end at ``BL``); case does not
+    matter. Values (the ids above) are numbers: value ``n`` is id ``vocab_size // 2 + n``.
+    ``?`` is not a token: it marks the key after it as a query, where the page shows the
+    model's answer. Spaces, commas, semicolons, colons and ``=`` separate tokens and are
+    otherwise ignored; anything else is refused. ``names`` holds each id's name, so the page
+    reads the same mapping from the model's JSON (``"alphabet"``)."""
+
+    _TOKEN = re.compile(r"[A-Za-z]+|[0-9]+|\?|[^\s,;:=]")
+
+    def __init__(self, vocab_size: int = 128) -> None:
+        check_int("vocab_size", vocab_size, minimum=4)
+        self.vocab_size, self.n_keys = vocab_size, vocab_size // 2
+        if self.n_keys > 26 * 27:
+            raise ValueError(f"at most {26 * 27} keys have names of one or two letters, got "
+                             f"{self.n_keys}")
+        letters = [chr(ord("A") + i) for i in range(26)]
+        keys = letters + [a + b for a in letters for b in letters]
+        self.names = keys[: self.n_keys] + [str(n) for n in range(vocab_size - self.n_keys)]
+        self._keys = {name: i for i, name in enumerate(self.names[: self.n_keys])}
+
+    def __len__(self) -> int:
+        return self.vocab_size
+
+    def parse(self, text: str) -> tuple[list[int], list[int]]:
+        """``text`` -> (ids, the positions of the queries among them)."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        ids, queries, asking = [], [], False
+        for match in self._TOKEN.finditer(text):
+            token = match.group()
+            if token == "?":
+                if asking:
+                    raise ValueError(f"'?' must be followed by a key, got '?' at {match.start()}")
+                asking = True
+                continue
+            if token.isascii() and token.isdigit():  # not "²", which str.isdigit accepts
+                if asking or int(token) >= self.vocab_size - self.n_keys:
+                    raise ValueError(f"{token!r} at {match.start()}: a value must be a number "
+                                     f"from 0 to {self.vocab_size - self.n_keys - 1} and cannot "
+                                     "be asked for ('?' goes before a key)")
+                ids.append(self.n_keys + int(token))
+            elif token.isascii() and token.upper() in self._keys:  # "ß".upper() is "SS"
+                queries += [len(ids)] if asking else []
+                ids.append(self._keys[token.upper()])
+            else:
+                raise ValueError(f"{token!r} at {match.start()} is not a key ({self.names[0]} "
+                                 f"to {self.names[self.n_keys - 1]}), a value (0 to "
+                                 f"{self.vocab_size - self.n_keys - 1}) or '?'")
+            asking = False
+        if asking or not ids:
+            raise ValueError(f"text must hold keys and values, a '?' before a key; got {text!r}")
+        return ids, queries
+
+    def encode(self, text: str) -> list[int]:
+        """The ids of ``text`` (the ``?`` marks dropped)."""
+        return self.parse(text)[0]
+
+    def decode(self, ids: list[int], queries: list[int] | range = ()) -> str:
+        """The text of ``ids``, a ``?`` before the positions in ``queries`` (for an MQAR
+        sequence of n pairs, ``range(2 * n, len(ids))``)."""
+        asked = set(queries)
+        if not all(0 <= int(i) < self.vocab_size for i in ids) or not asked <= set(range(len(ids))):
+            raise ValueError(f"ids must be in 0..{self.vocab_size - 1} and queries positions "
+                             f"among them, got {list(ids)} and {sorted(asked)}")
+        return " ".join("?" * (t in asked) + self.names[i] for t, i in enumerate(ids))
+
+
+def _matrix_layers(model: HybridModel) -> list[tuple[nn.Module, DeltaNet]]:
+    """Each block's (convolution, DeltaNet) of an all-DeltaNet ``model``, or a clear error."""
+    if not isinstance(model, HybridModel):
+        raise TypeError(f"model must be a HybridModel, got {type(model).__name__}")
+    c = model.config
+    delta = ("deltanet", "deltanet_signed", "gated_deltanet")
+    if not all(name in delta for name in c.layers) or not c.short_conv or c.readout != "all":
+        raise ValueError(f"DeltaNetStep needs a HybridModel whose every layer is a DeltaNet "
+                         f"({delta}) behind a short convolution, readout='all'; got layers="
+                         f"{c.layers}, short_conv={c.short_conv}, readout={c.readout!r}")
+    if not all(b.norm_first and b.residual for b in model.blocks):
+        raise ValueError("DeltaNetStep needs pre-norm blocks with residual connections")
+    return [(b.mixer.conv, b.mixer.mixer) for b in model.blocks]
+
+
+class DeltaNetStep(nn.Module):
+    """One token of a :class:`~rnn2transformer.models.hybrid.HybridModel` whose layers are all
+    DeltaNet (chapter 11's recall stack): ``forward(x, conv, state)`` with ``x`` (B,) ids,
+    ``conv`` (B, L, K - 1, d) every layer's last convolution inputs and ``state``
+    (B, L, H, d_v, d_k) every layer's matrix state returns ``logits`` (B, V) and the new
+    ``conv`` and ``state``. Per layer it is the chapter's equations written out:
+
+        y = conv(LN(h)),  q, k, v, beta from y,  S <- alpha S,
+        S <- S + beta (v - S k) k^T,  h <- h + W_o (S q),  h <- h + FFN(LN(h))
+
+    with the model's own weights (no copy), so it equals ``forward_cached`` token by token."""
+
+    def __init__(self, model: HybridModel) -> None:
+        super().__init__()
+        layers = _matrix_layers(model)
+        self.model = model
+        mixer = layers[0][1]
+        self.n_layers, self.d_model = len(layers), model.config.d_model
+        self.n_heads, self.d_key, self.d_value = mixer.n_heads, mixer.d_key, mixer.d_value
+        self.conv_state = layers[0][0].kernel_size - 1
+
+    @staticmethod
+    def _delta(layer: DeltaNet, y: torch.Tensor, S: torch.Tensor):
+        q, k, v, beta, log_decay = (None if a is None else a[:, :, 0]
+                                    for a in layer._arguments(y.unsqueeze(1)))
+        if log_decay is not None:  # Gated DeltaNet forgets a little first
+            S = log_decay[..., None, None].exp() * S
+        stored = (S @ k[..., None]).squeeze(-1)  # what S returns for k: (B, H, d_v)
+        S = S + (beta[..., None] * (v - stored))[..., None] * k[..., None, :]  # (B, H, dv, dk)
+        o = (S @ q[..., None]).squeeze(-1)  # read with q: (B, H, d_v)
+        return layer.out_proj(o.flatten(1)), S
+
+    def forward(self, x: torch.Tensor, conv: torch.Tensor, state: torch.Tensor):
+        h, convs, states = self.model.embed(x), [], []
+        for i, block in enumerate(self.model.blocks):
+            short = block.mixer.conv
+            window = torch.cat([conv[:, i], block.norm1(h).unsqueeze(1)], dim=1)  # (B, K, d)
+            y = (window * short.weight.T).sum(dim=1)  # the causal depthwise convolution
+            out, S = self._delta(block.mixer.mixer, y, state[:, i])
+            h = h + out
+            h = h + block.feed_forward(block.norm2(h))
+            convs.append(window[:, 1:])
+            states.append(S)
+        logits = self.model.head(self.model.norm(h))
+        return logits, torch.stack(convs, dim=1), torch.stack(states, dim=1)
+
+    def zeros(self, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """The states at the start: (conv, state) of zeros."""
+        device = next(self.parameters()).device
+        return (torch.zeros(batch, self.n_layers, self.conv_state, self.d_model, device=device),
+                torch.zeros(batch, self.n_layers, self.n_heads, self.d_value, self.d_key,
+                            device=device))
+
+
+@torch.no_grad()
+def deltanet_trace(step: DeltaNetStep, ids: list[int]) -> dict[str, torch.Tensor]:
+    """Run :class:`DeltaNetStep` over ``ids`` from zero states, as the page's loop does: per
+    token the logits (T, V) and every layer's matrix state (T, L, H, d_v, d_k)."""
+    conv, state = step.zeros()
+    logits, states = [], []
+    for token in ids:
+        out, conv, state = step(torch.tensor([token], device=conv.device), conv, state)
+        logits.append(out[0])
+        states.append(state[0])
+    return {"logits": torch.stack(logits), "state": torch.stack(states)}
+
+
+def _export_deltanet(model: HybridModel, codec: RecallText, path: Path, info: dict):
+    """Write the DeltaNet stack's one step to ``path``, check it in onnxruntime, add its sizes
+    and parity to ``info``; return the function that computes the page's outputs for a text."""
+    step = DeltaNetStep(model).eval()
+    names = ["x", "conv", "state"]
+    outs = ["logits", "conv_next", "state_next"]
+
+    def example(batch: int, seed: int) -> tuple[torch.Tensor, ...]:
+        g = torch.Generator().manual_seed(seed)
+        conv, state = step.zeros(batch)
+        return (torch.randint(0, len(codec), (batch,), generator=g),
+                torch.randn(conv.shape, generator=g), 0.3 * torch.randn(state.shape, generator=g))
+
+    export_onnx(step, example(2, 0), path, input_names=names, output_names=outs,
+                dynamic={n: {0: "batch"} for n in names})
+    probe = example(3, 1)
+    with torch.no_grad():
+        reference = dict(zip(outs, step(*probe), strict=True))
+    info["parity"] = _check_parity(reference, onnx_outputs(
+        onnx_session(path), dict(zip(names, probe, strict=True))))
+    info.update(kind="deltanet", n_layers=step.n_layers, n_heads=step.n_heads,
+                d_key=step.d_key, d_value=step.d_value, d_model=step.d_model,
+                conv_state=step.conv_state, n_keys=codec.n_keys)
+
+    def outputs(text: str) -> dict:
+        ids, queries = codec.parse(text)
+        trace = deltanet_trace(step, ids)
+        return {"text": text, "ids": ids, "queries": queries,
+                "probs": _rounded(_softmax(trace["logits"][queries])),  # (Q, V)
+                "state": _rounded(trace["state"][-1])}  # after the last token: (L, H, dv, dk)
+
+    return outputs
+
+
 def write_live_model(
     name: str,
     model: nn.Module,
-    tokenizer: CharTokenizer,
+    tokenizer: CharTokenizer | RecallText,
     *,
     default_text: str,
     test_text: str,
     units: list[int] | None = None,
     directory: str | Path | None = None,
 ) -> dict | None:
-    """Export a character LSTM or Transformer for the web edition: ``name.onnx`` and
-    ``name.json`` in ``directory`` (default :func:`live_dir`; None outside the build, and then
-    nothing is written and None returned).
+    """Export a character LSTM, Transformer or minGRU model, or chapter 11's DeltaNet recall
+    stack, for the web edition: ``name.onnx`` and ``name.json`` in ``directory`` (default
+    :func:`live_dir`; None outside the build, and then nothing is written and None returned).
 
-    The JSON holds the alphabet, the sizes, ``default_text`` and PyTorch's outputs for it (the
-    page shows them when the runtime cannot load), and the same for ``test_text`` (the site
-    tests type it and compare). For an LSTM, ``units`` are the hidden units whose gates the page
-    shows. Returns the JSON's content, with the measured parity gaps under ``"parity"``.
+    The JSON holds the alphabet (for the DeltaNet stack, each id's name in its text form,
+    ``tokenizer`` a :class:`RecallText`), the sizes, ``default_text`` and PyTorch's outputs for
+    it (the page shows them when the runtime cannot load), and the same for ``test_text`` (the
+    site tests type it and compare). For an LSTM, ``units`` are the hidden units whose gates the
+    page shows; a DeltaNet text needs at least one query (``?``). Returns the JSON's content,
+    with the measured parity gaps under ``"parity"``.
     """
     if not isinstance(name, str) or not name.replace("-", "").isalnum():
         raise ValueError(f"name must be letters, digits and '-', got {name!r}")
-    if not isinstance(tokenizer, CharTokenizer):
-        raise TypeError(f"tokenizer must be a CharTokenizer, got {type(tokenizer).__name__}")
+    kinds = {RecurrentModel: CharTokenizer, TransformerModel: CharTokenizer,
+             LinearRNNModel: CharTokenizer, HybridModel: RecallText}
+    kind = next((k for k in kinds if isinstance(model, k)), None)
+    if kind is None:
+        raise TypeError(f"model must be a RecurrentModel, TransformerModel, LinearRNNModel or "
+                        f"HybridModel, got {type(model).__name__}")
+    if not isinstance(tokenizer, kinds[kind]):
+        raise TypeError(f"a {kind.__name__}'s tokenizer must be a {kinds[kind].__name__}, got "
+                        f"{type(tokenizer).__name__}")
+    if kind is HybridModel and {model.config.vocab_size, model.config.output_size} != {
+            len(tokenizer)}:
+        raise ValueError(f"the text form has {len(tokenizer)} ids, the model "
+                         f"{model.config.vocab_size} in and {model.config.output_size} out")
     for label, text in (("default_text", default_text), ("test_text", test_text)):
         if not isinstance(text, str) or len(text) < 2:
             raise ValueError(f"{label} must be a str of at least 2 characters, got {text!r}")
-        tokenizer.encode(text)  # every character must be in the alphabet
+        tokenizer.encode(text)  # every character (or token) must be one the model reads
+        if kind is HybridModel and not tokenizer.parse(text)[1]:
+            raise ValueError(f"{label} must ask at least one query ('?' before a key), got "
+                             f"{text!r}")
     folder = Path(directory) if directory is not None else live_dir()
     if folder is None:
         return None
     folder.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(model).cpu().eval()  # the chapter's model stays where it was
-    alphabet = tokenizer.vocab.itos
+    alphabet = tokenizer.names if kind is HybridModel else tokenizer.vocab.itos
     info: dict = {"name": name, "model": f"{name}.onnx", "alphabet": list(alphabet)}
     path = folder / f"{name}.onnx"
-
-    if isinstance(model, RecurrentModel):
+    if kind is RecurrentModel:
         outputs = _export_lstm(model, tokenizer, path, units, info)
-    elif isinstance(model, TransformerModel):
+    elif kind is TransformerModel:
         outputs = _export_transformer(model, len(alphabet), tokenizer, path, info)
-    elif isinstance(model, LinearRNNModel):
+    elif kind is LinearRNNModel:
         outputs = _export_linear_rnn(model, tokenizer, path, info)
     else:
-        raise TypeError(f"model must be a RecurrentModel, TransformerModel or LinearRNNModel, "
-                        f"got {type(model).__name__}")
+        outputs = _export_deltanet(model, tokenizer, path, info)
     info["default"] = outputs(default_text)
     info["golden"] = outputs(test_text)
     info["bytes"] = path.stat().st_size
@@ -463,18 +674,64 @@ class LiveWidget:
         return self.note
 
 
-_WIDGETS = ("lstm", "transformer", "side-by-side")
+_WIDGETS = ("lstm", "transformer", "side-by-side", "deltanet")
 _NOTE = ("In the web edition of the book this model runs in the page, on the reader's own text "
          "(onnxruntime-web).")
+_LABELS = {"deltanet": "Pairs and queries"}
+
+
+def _controls(widget: str, models: dict[str, str]) -> list[str]:
+    """The markup below the text box: each widget's controls and output boxes."""
+    if widget == "lstm":
+        options = "".join(f'<option value="{v}">{label}</option>' for v, label in [
+            ("cell", "cell state (tanh c)"), ("input", "input gate"), ("forget", "forget gate"),
+            ("output", "output gate"), ("candidate", "candidate")])
+        return [f'<div class="r2t-live-controls"><label for="r2t-lstm-show">Show</label>'
+                f'<select id="r2t-lstm-show">{options}</select>'
+                f'<button type="button">Sample again</button></div>', *_TEXT_OUTPUTS]
+    if widget == "transformer":
+        return ['<div class="r2t-live-controls"><label for="r2t-transformer-at">Query '
+                'position</label><input type="range" id="r2t-transformer-at" min="1" '
+                'max="1" value="1"><span class="r2t-live-position"></span>'
+                '<button type="button">Sample again</button></div>', *_TEXT_OUTPUTS]
+    if widget == "deltanet":
+        return ['<p class="r2t-live-help"></p>',
+                '<div class="r2t-live-controls"><button type="button" data-step="-1" '
+                'aria-label="previous token">&#9664;</button><label for="r2t-deltanet-at">'
+                'Token</label><input type="range" id="r2t-deltanet-at" min="1" max="1" '
+                'value="1"><button type="button" data-step="1" aria-label="next token">'
+                '&#9654;</button><span class="r2t-live-position"></span>'
+                '<label for="r2t-deltanet-show">Show</label><select id="r2t-deltanet-show">'
+                '<option value="state">the state S after the token</option>'
+                '<option value="change">what the token changed in S</option></select></div>',
+                '<div class="r2t-live-tokens"></div>',
+                '<div class="r2t-live-heat r2t-live-matrices"></div>',
+                '<p><strong>After this token the model predicts</strong></p>'
+                '<div class="r2t-live-next"></div>',
+                '<p><strong>Answers to the queries</strong></p>'
+                '<div class="r2t-live-answers"></div>']
+    runners = [("lstm", "LSTM"), ("transformer", "Transformer"), ("mingru", "minGRU")]
+    columns = "".join(f'<div><strong>{label}</strong><div class="r2t-live-{key}"></div>'
+                      f'</div>' for key, label in runners if key in models)
+    return ['<div class="r2t-live-controls"><button type="button">Generate 200 '
+            'characters with each model</button></div>',
+            f'<div class="r2t-live-side">{columns}</div>', '<div class="r2t-live-chart"></div>']
+
+
+_TEXT_OUTPUTS = ('<p><strong>Next character</strong></p><div class="r2t-live-next"></div>',
+                 '<p><strong>Continuation</strong> (sampled, temperature 0.8)</p>'
+                 '<div class="r2t-live-continuation"></div>', '<div class="r2t-live-heat"></div>')
 
 
 def live_widget(
     widget: str, *, models: dict[str, str], default_text: str, built: dict | None = None
 ) -> LiveWidget:
-    """The markup of one live widget. ``widget``: ``"lstm"``, ``"transformer"`` or
-    ``"side-by-side"``; ``models``: the exported names it loads (``{"model": ...}``, or
-    ``{"lstm": ..., "transformer": ...}`` side by side); ``built``: for the side-by-side widget,
-    what the build measured (shown when the runtime cannot run)."""
+    """The markup of one live widget. ``widget``: ``"lstm"``, ``"transformer"``,
+    ``"side-by-side"`` or ``"deltanet"``; ``models``: the exported names it loads
+    (``{"model": ...}``, or ``{"lstm": ..., "transformer": ...}`` side by side, with
+    ``"mingru"`` optional); ``built``: for the side-by-side widget, what the build measured
+    (shown when the runtime cannot run). The DeltaNet widget's ``default_text`` is in
+    :class:`RecallText`'s form."""
     if widget not in _WIDGETS:
         raise ValueError(f"widget must be one of {_WIDGETS}, got {widget!r}")
     if not isinstance(default_text, str):
@@ -492,34 +749,9 @@ def live_widget(
     parts = [f'<div class="r2t-live" data-widget="{widget}" {data}'
              + (f" data-default='{html.escape(json.dumps(built))}'" if built else "") + ">",
              f'<p class="r2t-live-status" role="status">Click or type to start.{first_use}</p>',
-             f'<label for="{text_id}">Your text</label>',
+             f'<label for="{text_id}">{_LABELS.get(widget, "Your text")}</label>',
              f'<textarea id="{text_id}" rows="3" spellcheck="false">'
-             f"{html.escape(default_text)}</textarea>"]
-    if widget == "lstm":
-        options = "".join(f'<option value="{v}">{label}</option>' for v, label in [
-            ("cell", "cell state (tanh c)"), ("input", "input gate"), ("forget", "forget gate"),
-            ("output", "output gate"), ("candidate", "candidate")])
-        parts.append(f'<div class="r2t-live-controls"><label for="r2t-lstm-show">Show</label>'
-                     f'<select id="r2t-lstm-show">{options}</select>'
-                     f'<button type="button">Sample again</button></div>')
-    elif widget == "transformer":
-        parts.append('<div class="r2t-live-controls"><label for="r2t-transformer-at">Query '
-                     'position</label><input type="range" id="r2t-transformer-at" min="1" '
-                     'max="1" value="1"><span class="r2t-live-position"></span>'
-                     '<button type="button">Sample again</button></div>')
-    else:
-        runners = [("lstm", "LSTM"), ("transformer", "Transformer"), ("mingru", "minGRU")]
-        columns = "".join(f'<div><strong>{label}</strong><div class="r2t-live-{key}"></div>'
-                          f'</div>' for key, label in runners if key in models)
-        parts.append('<div class="r2t-live-controls"><button type="button">Generate 200 '
-                     'characters with each model</button></div>'
-                     f'<div class="r2t-live-side">{columns}</div>'
-                     '<div class="r2t-live-chart"></div>')
-    if widget != "side-by-side":
-        parts += ['<p><strong>Next character</strong></p><div class="r2t-live-next"></div>',
-                  '<p><strong>Continuation</strong> (sampled, temperature 0.8)</p>'
-                  '<div class="r2t-live-continuation"></div>',
-                  '<div class="r2t-live-heat"></div>']
-    parts += ["</div>", f'<script type="module" src="../_static/live/{widget}.js"></script>']
+             f"{html.escape(default_text)}</textarea>", *_controls(widget, models),
+             "</div>", f'<script type="module" src="../_static/live/{widget}.js"></script>']
     # Outside the build no model files are served, so a live notebook shows the note only.
     return LiveWidget("\n".join(parts) if live_dir() is not None else None, _NOTE)
