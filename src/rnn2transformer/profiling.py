@@ -107,6 +107,20 @@ def paired_rounds(
     return times
 
 
+def forward_backward(fn: Callable[..., torch.Tensor], *inputs: torch.Tensor
+                     ) -> Callable[[], None]:
+    """A call to time: ``fn(*inputs)``, then the backward pass of the mean square of its output
+    (a loss that touches every output), as :func:`paired_rounds` wants it. The chapters time
+    layers and forms of a layer this way."""
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+
+    def call() -> None:
+        fn(*inputs).square().mean().backward()
+
+    return call
+
+
 def time_backward(
     loss_fn: Callable[[], torch.Tensor],
     *,

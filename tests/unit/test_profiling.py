@@ -51,3 +51,17 @@ def test_a_training_step_changes_the_weights_as_train_would():
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
     with pytest.raises(TypeError, match="torch.nn.Module"):
         training_step("lstm", *adding_problem(4, 6), device=torch.device("cpu"))
+
+
+def test_forward_backward_is_a_call_that_fills_the_gradients():
+    from rnn2transformer.profiling import forward_backward
+
+    layer = torch.nn.Linear(3, 2)
+    x = torch.randn(4, 3)
+    call = forward_backward(layer, x)
+    assert layer.weight.grad is None
+    call()
+    expected = torch.autograd.grad(layer(x).square().mean(), layer.weight)[0]
+    torch.testing.assert_close(layer.weight.grad, expected)
+    with pytest.raises(TypeError, match="fn must be callable"):
+        forward_backward(3, x)
