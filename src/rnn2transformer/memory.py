@@ -170,20 +170,25 @@ def parity_scores(model: nn.Module, tests: dict) -> list[dict]:
     return rows
 
 
-def sweep(task_name: str, grid: list[float], *, seed: int = 0) -> dict:
-    """Train every family of ``task_name`` (``recall`` or ``parity``) at each rate of
-    ``grid`` with ``seed``, score it (recall: mean over the pair counts; parity: accuracy at
-    the training length) and record the sweep as ``data/<task_name>_rates.json``."""
+def sweep(task_name: str, grid: list[float], *, seed: int = 0,
+          families: list[str] | None = None) -> dict:
+    """Train each family of ``task_name`` (``recall`` or ``parity``; ``families`` to sweep
+    some of them) at each rate of ``grid`` with ``seed``, score it (recall: mean over the pair
+    counts; parity: every position's label at the training length) and record the sweep as
+    ``data/<task_name>_rates.json``, merged into what that file already holds (so a grid that
+    left a family's best rate at its edge is widened by sweeping that family again)."""
     check_choice("task_name", task_name, ("recall", "parity"))
     task = recall_task() if task_name == "recall" else parity_task()
     build = recall_models if task_name == "recall" else parity_models
     fit = train_recall if task_name == "recall" else train_parity
     tests = recall_tests(task, 256) if task_name == "recall" else parity_tests(task, 500)
     score = recall_scores if task_name == "recall" else parity_scores
-    results: dict[str, dict[str, float]] = {}
+    results = sweeps.recorded_results(f"{task_name}_rates")
     for lr in grid:
         torch.manual_seed(seed)
         for name, model in build(task).items():
+            if families is not None and name not in families:
+                continue
             rows = score(fit(model, task, lr=lr, seed=seed, progress=False), tests)
             value = (sum(r["accuracy"] for r in rows) / len(rows) if task_name == "recall"
                      else rows[0]["running"])
@@ -201,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("sweep", help="sweep a task's learning rates into data/")
     run.add_argument("task", choices=["recall", "parity"])
     run.add_argument("--grid", type=float, nargs="+", required=True)
+    run.add_argument("--families", nargs="+", default=None)
     args = parser.parse_args(argv)
-    print(sweep(args.task, args.grid)["rates"])
+    print(sweep(args.task, args.grid, families=args.families)["rates"])
     return 0
 
 

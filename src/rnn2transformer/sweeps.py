@@ -68,6 +68,13 @@ def record(name: str, results: dict[str, dict[str, float]], *, lower_is_better: 
     return sweep
 
 
+def recorded_results(name: str) -> dict[str, dict[str, float]]:
+    """The results a recorded sweep holds (``{}`` if there is none yet), unchecked: a sweep
+    that widens its grid adds to them."""
+    path = _path(name)
+    return json.loads(path.read_text())["results"] if path.exists() else {}
+
+
 def load(name: str) -> dict:
     """The recorded sweep ``name`` (see the module docstring), its best rates checked again."""
     path = _path(name)
