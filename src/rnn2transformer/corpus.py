@@ -239,3 +239,104 @@ def char_lm_eval_set(
     starts = torch.arange(0, len(ids) - length, stride)  # each window needs length + 1 ids
     index = starts[:, None] + torch.arange(length)  # (N, T)
     return ids[index], ids[index + 1]
+
+
+def plain_words(line: str) -> list[str]:
+    """The words of ``line`` lower-cased, with every character that is not a letter or an
+    apostrophe taken out (a hyphen or a punctuation mark separates words): what is left carries
+    no capital and no punctuation mark, so neither can tell where a line starts or ends."""
+    return [word for word in re.sub(r"[^a-z']+", " ", line.lower()).split()
+            if word.strip("'")]
+
+
+def order_spans(text: str, *, words: int = 8, length: int = 64, seed: int = 0
+                ) -> tuple[list[str], list[int]]:
+    """The order task without its surface cues: is this span in its original word order (1) or
+    shuffled (0)?
+
+    Each speech of ``text`` (:func:`speeches`) is read as one run of :func:`plain_words`, its
+    lines joined, and cut into consecutive spans of ``words`` words from a random first word
+    (so a span starts and ends anywhere in a line); a span longer than ``length`` characters
+    is left out. Every span appears twice, as written and shuffled (:func:`order_task`), one
+    after the other. With no capitals and no punctuation, and with a fixed number of words
+    whatever their lengths, neither copy's first or last character nor its length says which
+    is which: only the order of the words does. Returns the spans as strings (words joined by
+    one space) and their labels.
+    """
+    check_int("words", words, minimum=2)
+    check_int("length", length, minimum=words)
+    check_int("seed", seed, minimum=0)
+    rng = random.Random(seed)
+    spans = []
+    for speech in speeches(text):
+        run = [word for line in speech.lines for word in plain_words(line)]
+        for start in range(rng.randrange(words), len(run) - words + 1, words):
+            span = run[start:start + words]
+            if len(" ".join(span)) <= length:
+                spans.append(span)
+    examples, labels = order_task(spans, seed=seed)
+    return [" ".join(example) for example in examples], labels
+
+
+ORDER_CUES = {  # what a rule may read of one span, without reading the order of its words
+    "first character": lambda span: span[:1],
+    "last character": lambda span: span[-1:],
+    "first character upper case": lambda span: span[:1].isupper(),
+    "ends with a punctuation mark": lambda span: span[-1:] in ".,;:!?",
+    "first word": lambda span: span.split()[0] if span.split() else "",
+    "last word": lambda span: span.split()[-1] if span.split() else "",
+    "length": len,
+}
+
+
+def order_cues(train: tuple[list[str], list[int]], val: tuple[list[str], list[int]], *,
+               rules: dict | None = None) -> dict[str, float]:
+    """How much of the order task (:func:`order_spans`, or :func:`order_task` joined into
+    strings: each original followed by its shuffle) a surface cue answers.
+
+    Each rule (default :data:`ORDER_CUES`) reads one feature of a span: its first character,
+    its length, ... Fitted on ``train``, it knows for each value of its feature the share of
+    originals among the training spans that have it (a value it never saw counts as one
+    half); it answers a validation pair with the span whose value has the larger share, and a
+    tie is half right. Returns each rule's accuracy on the pairs of ``val``: 0.5 is chance, and
+    a rule well above it is a shortcut a model can learn instead of word order.
+    """
+    rules = ORDER_CUES if rules is None else rules
+    for name, (examples, labels) in (("train", train), ("val", val)):
+        if len(examples) != len(labels) or len(examples) % 2 or list(labels[0::2]) != [1] * (
+                len(labels) // 2) or any(labels[1::2]):
+            raise ValueError(f"{name} must hold pairs, each original (label 1) followed by its "
+                             "shuffle (label 0), as order_spans returns them")
+    scores = {}
+    for name, feature in rules.items():
+        counts: dict = {}
+        for span, label in zip(*train, strict=True):
+            originals, total = counts.get(feature(span), (0, 0))
+            counts[feature(span)] = (originals + label, total + 1)
+        share = {value: originals / total for value, (originals, total) in counts.items()}
+        right = 0.0
+        for original, shuffled in zip(val[0][0::2], val[0][1::2], strict=True):
+            a, b = share.get(feature(original), 0.5), share.get(feature(shuffled), 0.5)
+            right += 1.0 if a > b else 0.5 if a == b else 0.0
+        scores[name] = right / (len(val[0]) // 2)
+    return scores
+
+
+def order_pairs(text: str, chars: CharTokenizer, *, words: int = 8, length: int = 64,
+                seed: int = 0, pad: str = "\n") -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`order_spans` as tensors for a model that compares the two copies of a span.
+
+    Returns ``x`` (N, 2, length + 1), int64: for each span, its two copies in an order drawn
+    from ``seed``, each as a space (the character before the span, context for a language
+    model) followed by the span and ``pad`` up to ``length + 1`` characters; and ``y`` (N,),
+    the index (0 or 1) of the copy in the original order. Chance is one half, and a model
+    that reads both copies the same way cannot use the order they come in.
+    """
+    if len(pad) != 1 or pad == " ":
+        raise ValueError(f"pad must be one character other than a space, got {pad!r}")
+    examples, _ = order_spans(text, words=words, length=length, seed=seed)
+    x = torch.tensor([chars.encode((" " + span).ljust(length + 1, pad)) for span in examples])
+    x = x.reshape(-1, 2, length + 1)  # (N, 2, T): the original, then its shuffle
+    y = torch.randint(0, 2, (len(x),), generator=torch.Generator().manual_seed(seed))
+    x = torch.where(y[:, None, None] == 1, x.flip(1), x)  # y = 1: the original comes second
+    return x, y

@@ -5,22 +5,31 @@ The book's models (:class:`~rnn2transformer.models.mlp.MLP`,
 :class:`~rnn2transformer.models.transformer.TransformerModel`) share a layout: an input part,
 a body, a ``head``, and a config whose ``output_size`` is the head's width. :func:`stages` lists a
 model's parts from input to output, so "freeze the first k" has one meaning for every family;
-:func:`freeze` also takes parameter-name prefixes.
+:func:`freeze` also takes parameter-name prefixes, and :func:`freeze_part` names the three
+settings chapter 8 compares (nothing, the lower half, everything but the head).
 :func:`pretrained` trains a model once and caches its weights (always produced by this code,
 never downloaded); a missing or unreadable cache is retrained with a message.
+
+Chapter 8's task asks which of two character spans is in its original word order.
+:class:`LikelihoodScorer` answers with a language model's own loss (zero-shot, and the
+starting point of fine-tuning), :func:`train_to_fit` trains until the training set is fitted,
+and :func:`with_dropout` adds dropout to a model that has none.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterable
 
 import pandas as pd
+import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_int
-from .settings import cache_dir  # noqa: F401 (chapter 8 shows where weights are cached)
-from .training import train
+from ._checks import check_choice, check_float, check_int, check_tensor
+from .settings import cache_dir
+from .training import accuracy, train
 
 
 def stages(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -134,3 +143,105 @@ def pretrained(
     path = cache_dir() / f"{name}.pt"
     history = train(model, checkpoint=path, **train_kwargs)
     return model, history
+
+
+PARTS = ("none", "lower half", "body")
+
+
+def freeze_part(model: nn.Module, part: str) -> list[str]:
+    """Freeze one of the parts chapter 8 compares; return the frozen parameters' names.
+
+    ``"none"``: nothing (full fine-tuning); ``"body"``: everything but the head (train only
+    the head); ``"lower half"``: the first half, rounded up, of the parts below the head
+    (:func:`stages`): a Transformer's embedding and first block of two, a one-layer LSTM's
+    embedding.
+    """
+    check_choice("part", part, PARTS)
+    below_head = len(stages(model)) - 1
+    depth = {"none": 0, "lower half": math.ceil(below_head / 2), "body": below_head}[part]
+    return freeze(model, depth=depth) if depth else []
+
+
+class LikelihoodScorer(nn.Module):
+    """Which of two character sequences is the original? A language model's own answer.
+
+    Wraps a character language model ``model`` (``forward(x) -> (logits (B, T, V), _)``,
+    readout ``"all"``). A sequence ``x_0 x_1 ... x_T`` (``x_0`` a context character, the rest
+    the text, then ``pad`` to the common length) scores its log-probability under the model,
+    ``log p(x_1..x_T | x_0) = sum_t log p(x_t | x_<t)`` over the positions that are not
+    ``pad``. For a batch of pairs ``x`` (B, 2, T+1) the logits are the two scores (B, 2), and
+    the loss is the cross-entropy of the index of the original (``targets``, (B,)): a pairwise
+    softmax, so training moves the model to find the original more probable than its
+    shuffle. Untrained, it is the zero-shot answer: the more probable sequence.
+    ``forward(x, targets=None) -> (logits, loss)``.
+    """
+
+    def __init__(self, model: nn.Module, *, pad: int) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.pad = check_int("pad", pad, minimum=0)
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        check_tensor("x", x, ndim=3, dtype_kind="int")
+        B, K, T = x.shape
+        if T < 2:
+            raise ValueError(f"x needs a context character and at least one more, got T={T}")
+        seqs = x.reshape(B * K, T)  # (BK, T)
+        logits, _ = self.model(seqs[:, :-1])  # (BK, T-1, V): the next character's scores
+        nexts = seqs[:, 1:]  # (BK, T-1)
+        # log p(x_t | x_<t) at every position, 0 where the next character is padding
+        log_p = -F.cross_entropy(logits.float().transpose(1, 2), nexts, reduction="none")
+        scores = log_p.masked_fill(nexts == self.pad, 0.0).sum(dim=1).reshape(B, K)  # (B, K)
+        loss = None if targets is None else F.cross_entropy(scores, targets)
+        return scores, loss
+
+
+def train_to_fit(model: nn.Module, data: tuple[torch.Tensor, torch.Tensor], *, max_steps: int,
+                 target: float = 0.99, patience: int = 5, eval_every: int | None = None,
+                 **train_kwargs: object) -> pd.DataFrame:
+    """Train ``model`` on ``data`` until its accuracy on that same data saturates: it reaches
+    ``target``, or it rose by less than one point over the last ``patience`` evaluations, or
+    ``max_steps`` steps are done. A model that stopped before it fitted its training set has
+    not shown what it can learn from it, so the training accuracy is what to report beside the
+    validation accuracy. The accuracy is measured in evaluation mode (no dropout) every
+    ``eval_every`` steps (default: once an epoch, at least every 10 steps). Returns
+    :func:`~rnn2transformer.train`'s history, whose ``accuracy`` column is the training
+    accuracy; ``train_kwargs`` go to ``train`` (``lr``, ``batch_size``, ``weight_decay``,
+    ``seed``, ...; ``progress`` is off unless asked for: an experiment runs many short fits)."""
+    check_float("target", target, minimum=0.0, maximum=1.0, strict_minimum=True)
+    check_int("max_steps", max_steps, minimum=1)
+    check_int("patience", patience, minimum=1)
+    if eval_every is None:
+        batch_size = check_int("batch_size", train_kwargs.get("batch_size", 64), minimum=1)
+        eval_every = max(10, math.ceil(len(data[0]) / batch_size))
+    seen: list[float] = []
+
+    def saturated(row: dict[str, float]) -> bool:
+        seen.append(row["accuracy"])
+        stalled = len(seen) > patience and seen[-1] - seen[-1 - patience] < 0.01
+        return row["accuracy"] >= target or stalled
+
+    train_kwargs.setdefault("progress", False)
+    return train(model, data, val_data=data, steps=max_steps, eval_every=eval_every,
+                 metrics={"accuracy": accuracy}, stop_when=saturated, **train_kwargs)
+
+
+def with_dropout(model: nn.Module, p: float) -> nn.Module:
+    """Add dropout with probability ``p`` to a model that has ``embed`` and ``head`` parts
+    (the book's recurrent and Transformer models): on the embedded characters (the body's
+    inputs) and on the states the head reads. In training each of those numbers is zeroed
+    with probability ``p`` and the rest scaled by ``1 / (1 - p)``; in evaluation mode dropout
+    does nothing. The parameters and their names under ``embed`` and ``head`` stay as they
+    were but for a ``.0`` or ``.1`` (so :func:`stages` and :func:`freeze` still find them).
+    Returns the model."""
+    check_float("p", p, minimum=0.0, maximum=1.0)
+    if not (isinstance(getattr(model, "embed", None), nn.Module)
+            and isinstance(getattr(model, "head", None), nn.Module)):
+        raise TypeError(f"model must have `embed` and `head` modules, got "
+                        f"{type(model).__name__}")
+    model.embed = nn.Sequential(model.embed, nn.Dropout(p))
+    model.head = nn.Sequential(nn.Dropout(p), model.head)
+    return model
