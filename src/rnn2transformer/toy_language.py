@@ -12,7 +12,8 @@ translation is wrong and the alignment is not monotone:
 
 Every target word comes from exactly one source word (:func:`translate` returns that
 alignment too), so a model's attention can be checked against the truth. What this shares with
-real translation: a vocabulary to map, reordering that crosses, sentences from 3 to 24 words.
+real translation: a vocabulary to map, reordering that crosses, sentences of 3 to 24 words
+(the longest the grammar allows).
 What it does not: every word has exactly one translation, nothing is ambiguous or idiomatic,
 and the grammar has six rules.
 """

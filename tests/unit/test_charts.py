@@ -147,3 +147,21 @@ def test_the_diagrams_are_charts_with_their_labels_and_refuse_bad_parts():
         diagrams.diagram([], [(0, 0, 1, 1, "sideways")])
     with pytest.raises(ValueError, match="steps must be"):
         diagrams.unrolled_rnn(9)
+
+
+def test_the_encoder_decoder_diagram_names_every_part_and_draws_no_empty_layer():
+    from rnn2transformer.book.diagrams import encoder_decoder_attention
+
+    spec = str(encoder_decoder_attention().to_dict())
+    for label in ("x[1]", "h[4]", "s[t−1]", "y[t−1]", "s[t]", "context c[t]", "weights a[t,j]"):
+        assert label in spec  # the text is text, for a screen reader and a search
+    assert "h[5]" not in spec and "h[3]" in str(encoder_decoder_attention(3).to_dict())
+    layers = encoder_decoder_attention().to_dict()["layer"]
+    assert all(layer["data"]["values"] for layer in layers if "values" in layer.get("data", {}))
+
+
+def test_the_encoder_decoder_diagram_refuses_a_bad_size():
+    from rnn2transformer.book.diagrams import encoder_decoder_attention
+
+    with pytest.raises(ValueError, match="source_words must be an int from 2 to 5"):
+        encoder_decoder_attention(9)

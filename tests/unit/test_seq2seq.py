@@ -5,12 +5,17 @@ import torch
 
 from rnn2transformer import train
 from rnn2transformer.models.seq2seq import (
+    DecoderBlock,
     Seq2Seq,
     Seq2SeqConfig,
+    TransformerSeq2Seq,
+    TransformerSeq2SeqConfig,
     beam_search,
+    copy_decoder_block_weights,
     exact_match,
     greedy_decode,
     log_probability,
+    trim_padding,
 )
 from rnn2transformer.toy_language import (
     SOURCE_WORDS,
@@ -191,3 +196,124 @@ def test_beam_search_refuses_bad_arguments():
         beam_search(net, source.float(), 5, beam_width=2)
     with pytest.raises(TypeError, match="model must be a Seq2Seq, got Linear"):
         log_probability(torch.nn.Linear(2, 2), source, source)
+
+
+# --- the encoder-decoder Transformer ----------------------------------------------------------
+
+def transformer(seed=0, **sizes):
+    torch.manual_seed(seed)
+    config = TransformerSeq2SeqConfig(len(SOURCE_WORDS), len(TARGET_WORDS),
+                                      **{"d_model": 16, "n_heads": 2, "d_ff": 24, **sizes})
+    return TransformerSeq2Seq(config).eval()
+
+
+def test_transformer_shapes_loss_and_cross_attention_maps():
+    pairs, net = make_pairs(6, seed=1), transformer()
+    logits, loss = net(pairs.source, pairs.target)
+    assert logits.shape == (*pairs.target.shape, len(TARGET_WORDS)) and loss.ndim == 0
+    loss.backward()  # every parameter takes part
+    assert all(p.grad is not None for p in net.parameters() if p.requires_grad)
+    maps = net.cross_attention(pairs.source, pairs.target)
+    S, T = pairs.source.shape[1], pairs.target.shape[1]
+    assert maps.shape == (2, 6, 2, T, S)
+    torch.testing.assert_close(maps.sum(-1), torch.ones(2, 6, 2, T))  # a distribution each
+    padded = pairs.source == 0  # padding gets no weight, from any query of any head
+    assert float(maps.masked_select(padded[None, :, None, None, :]).abs().max()) == 0.0
+    words, greedy_maps = greedy_decode(net, pairs.source, T)
+    assert words.shape == (6, T) and greedy_maps.shape == (6, T, S)
+    assert exact_match(net, pairs.source, pairs.target).shape == (6,)
+
+
+def test_transformer_decoder_cannot_see_future_target_words():
+    pairs, net = make_pairs(4, seed=3), transformer()
+    target = pairs.target.clone()
+    with torch.no_grad():
+        before, _ = net(pairs.source, target)
+        t = 3  # change every word from position t on: the logits up to t must not move
+        target[:, t:] = torch.randint(3, len(TARGET_WORDS), target[:, t:].shape)
+        after, _ = net(pairs.source, target)
+    # position t reads <bos> and target[:, :t], so it may not change; t + 1 on reads the change
+    torch.testing.assert_close(before[:, : t + 1], after[:, : t + 1])
+    assert not torch.allclose(before[:, t + 1:], after[:, t + 1:])
+
+
+def test_transformer_padding_of_the_source_changes_nothing():
+    pairs, net = make_pairs(4, seed=2), transformer()
+    padded = torch.cat([pairs.source, torch.zeros(4, 5, dtype=torch.long)], dim=1)
+    with torch.no_grad():
+        short, _ = net(pairs.source, pairs.target)
+        long, _ = net(padded, pairs.target)
+    torch.testing.assert_close(short, long)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_transformer_greedy_decoding_equals_decoding_step_by_step(seed):
+    """The cached decoder, one word at a time, writes what the full pass predicts: feeding the
+    greedy words back as the target, every position's argmax is the word greedy wrote."""
+    pairs, net = make_pairs(16, seed=4), transformer(seed)
+    train(net, (pairs.source, pairs.target), steps=30, batch_size=16, lr=1e-2, device="cpu",
+          progress=False)  # a little training, so the words are not all the same
+    max_len = pairs.target.shape[1]
+    words, maps = greedy_decode(net, pairs.source, max_len)
+    with torch.no_grad():  # the plain way: rerun the whole prefix for every new word
+        memory = net.encode(pairs.source)
+        previous = torch.full((16, 1), net.config.bos_id)
+        for _ in range(max_len):
+            logits, weights = net.decode(previous, memory, need_weights=True)
+            previous = torch.cat([previous, logits[:, -1:].argmax(-1)], dim=1)
+    plain = previous[:, 1:]
+    done = (plain == net.config.eos_id).cumsum(1) - (plain == net.config.eos_id).long() > 0
+    assert torch.equal(words, plain.masked_fill(done, 0))
+    torch.testing.assert_close(maps, weights[-1].mean(dim=1))  # the last block's, head mean
+
+
+def test_decoder_block_equals_torch_transformer_decoder_layer_with_copied_weights():
+    torch.manual_seed(0)
+    ours, theirs = DecoderBlock(16, 4, 40), torch.nn.TransformerDecoderLayer(
+        16, 4, dim_feedforward=40, dropout=0.0, batch_first=True, norm_first=True)
+    copy_decoder_block_weights(theirs, ours)  # from torch's layout into ours
+    x, memory = torch.randn(3, 7, 16), torch.randn(3, 5, 16)
+    keep = torch.tensor([[True] * 5, [True] * 3 + [False] * 2, [True] * 4 + [False]])
+    out, _ = ours(x, memory, keep)
+    expected = theirs(x, memory, tgt_mask=torch.nn.Transformer.generate_square_subsequent_mask(7),
+                      tgt_is_causal=True, memory_key_padding_mask=~keep)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+    copy_decoder_block_weights(ours, DecoderBlock(16, 4, 40))  # and back again
+    with pytest.raises(TypeError, match="expected DecoderBlock"):
+        copy_decoder_block_weights(ours, torch.nn.Linear(2, 2))
+
+
+def test_transformer_config_and_inputs_are_checked():
+    with pytest.raises(ValueError, match="d_model must be divisible by n_heads"):
+        TransformerSeq2SeqConfig(10, 10, d_model=30, n_heads=4)
+    with pytest.raises(ValueError, match="target_vocab_size"):
+        TransformerSeq2SeqConfig(10, 2)
+    net = transformer()
+    with pytest.raises(ValueError, match="needs the target"):
+        net(make_pairs(2).source)
+    with pytest.raises(ValueError, match="at least one word"):
+        net(torch.zeros(1, 3, dtype=torch.long), torch.ones(1, 2, dtype=torch.long))
+    with pytest.raises(TypeError, match="TransformerSeq2SeqConfig"):
+        TransformerSeq2Seq(Seq2SeqConfig(10, 10))
+    with pytest.raises(TypeError, match="model must be a Seq2Seq or a TransformerSeq2Seq"):
+        greedy_decode(torch.nn.Linear(2, 2), make_pairs(2).source, 3)
+
+
+@pytest.mark.parametrize("family", ["gru", "transformer"])
+def test_columns_of_padding_are_skipped_and_change_nothing_the_loss_reads(family):
+    pairs = make_pairs(12, seed=6)
+    net = model("additive") if family == "gru" else transformer()
+    wide_source = torch.cat([pairs.source, torch.zeros(12, 4, dtype=torch.long)], dim=1)
+    wide_target = torch.cat([pairs.target, torch.zeros(12, 3, dtype=torch.long)], dim=1)
+    source, target, width = trim_padding(wide_source, wide_target)
+    assert torch.equal(source, pairs.source) and torch.equal(target, pairs.target)
+    assert width == pairs.target.shape[1] + 3
+    with torch.no_grad():
+        logits, loss = net(pairs.source, pairs.target)
+        wide_logits, wide_loss = net(wide_source, wide_target)
+    torch.testing.assert_close(wide_loss, loss)
+    torch.testing.assert_close(wide_logits[:, : pairs.target.shape[1]], logits)
+    assert wide_logits.shape[1] == width and float(wide_logits[:, -3:].abs().max()) == 0.0
+    # a column counts while any sentence has a word there, even after a 0 inside a sentence
+    gappy = torch.tensor([[5, 0, 7, 0, 0]])
+    assert trim_padding(gappy, gappy)[0].shape == (1, 3)

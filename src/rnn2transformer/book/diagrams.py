@@ -1,6 +1,7 @@
 """Schematic diagrams drawn as charts: the LSTM cell (chapter 4), a recurrent network unrolled
 in time with the path of back-propagation (chapter 3), a pre-norm Transformer block
-(chapter 7) and one step of a matrix-state recurrence, the delta rule (chapter 11).
+(chapter 7), one decoder step of an encoder-decoder with attention (chapter 5) and one step
+of a matrix-state recurrence, the delta rule (chapter 11).
 
 They are Vega-Lite charts like every figure of the book, so they render on the site, in the PDF
 and in a notebook by the same path, and their text is text a screen reader can reach. Each is
@@ -163,3 +164,40 @@ def matrix_state_step() -> alt.LayerChart:
         (58, 8, 74, 8, "plain"), (74, 8, 74, 23.5, "forward"),
     ]
     return diagram(boxes, arrows, height=280, title="One step of the delta rule")
+
+
+def encoder_decoder_attention(source_words: int = 4) -> alt.LayerChart:
+    """One step ``t`` of chapter 5's decoder reading an encoder of ``source_words`` states.
+
+    Bottom left, the encoder: the source words x[1..S] and the GRU states h[1..S] they feed,
+    chained left to right. Right, the decoder: its previous state s[t-1] and previous word
+    y[t-1]. The previous state scores every encoder state; a softmax makes the scores the
+    weights a[t, j]; the context c[t] is the weighted sum of the h[j]; and the new state s[t]
+    reads c[t], s[t-1] and y[t-1] before it predicts the next word y[t].
+    """
+    if not isinstance(source_words, int) or not 2 <= source_words <= 5:
+        raise ValueError(f"source_words must be an int from 2 to 5, got {source_words!r}")
+    gap = 48 / source_words
+    boxes, arrows = [], []
+    for j in range(source_words):
+        cx = 8 + gap * j
+        boxes += [(cx, 6, 8, 5, f"x[{j + 1}]", "input"), (cx, 20, 8, 6, f"h[{j + 1}]", "state")]
+        arrows.append((cx, 8.5, cx, 17, "forward"))  # the word into its state
+        if j:
+            arrows.append((cx - gap + 4, 20, cx - 4, 20, "forward"))  # the encoder's chain
+        arrows.append((cx, 23, 26 + 0.4 * (cx - 26), 33, "forward"))  # every h[j] is scored
+    boxes += [
+        (26, 36, 36, 6, "weights a[t,j] = softmax(scores)", "gate"),
+        (26, 50, 30, 6, "context c[t] = Σ a[t,j] h[j]", "layer"),
+        (66, 20, 10, 6, "s[t−1]", "state"), (84, 6, 10, 5, "y[t−1]", "input"),
+        (80, 50, 10, 6, "s[t]", "state"), (94, 50, 8, 6, "y[t]", "loss"),
+    ]
+    arrows += [
+        (61, 22, 44, 34, "forward"),  # the query: the previous decoder state scores each h[j]
+        (26, 39, 26, 47, "forward"),  # the weights make the context
+        (41, 50, 75, 50, "forward"),  # the decoder reads the context
+        (68, 23, 78, 47, "forward"),  # and its previous state
+        (84, 8.5, 82, 47, "forward"),  # and the previous word
+        (85, 50, 90, 50, "forward"),  # and predicts the next word
+    ]
+    return diagram(boxes, arrows, height=300, title="Attention in an encoder-decoder, step t")

@@ -3,10 +3,10 @@
 :mod:`.mlp` (multilayer perceptrons, chapter 1), :mod:`.bow` (bag-of-words and n-gram
 classifiers, chapter 2), :mod:`.rnn`, :mod:`.lstm` and :mod:`.gru` (the recurrent cells, written
 out, chapters 3 and 4), :mod:`.recurrent` (one task model around any of them, fused or scratch),
-:mod:`.seq2seq` (the encoder-decoder and its attention, chapter 5), :mod:`.attention` and
-:mod:`.transformer` (chapters 6 and 7), :mod:`.linear_rnn` (linear recurrences trained by a
-parallel scan: minGRU and minLSTM), and :mod:`.ngram` (count n-gram language models, the
-baselines of every language-model figure).
+:mod:`.seq2seq` (the encoder-decoder and its attention, and the encoder-decoder Transformer,
+chapter 5), :mod:`.attention` and :mod:`.transformer` (chapters 6 and 7), :mod:`.linear_rnn`
+(linear recurrences trained by a parallel scan: minGRU and minLSTM), and :mod:`.ngram` (count
+n-gram language models, the baselines of every language-model figure).
 
 :mod:`.shared` holds what they all use (the task loss, a parameter count, evaluating with the
 mode restored) and :mod:`.pairs` builds models in equal-sized pairs for a race.

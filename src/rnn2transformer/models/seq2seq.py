@@ -20,6 +20,24 @@
   :func:`greedy_decode` feeds the model its own previous prediction instead, and
   :func:`beam_search` keeps the few most likely translations so far rather than one.
 
+* :class:`TransformerSeq2Seq`: the encoder-decoder Transformer (Vaswani et al., 2017), the
+  same task with no recurrence at all. The encoder is a stack of pre-norm
+  :class:`~.transformer.TransformerBlock` s over the source (self-attention that sees every
+  source word, padding hidden); each :class:`DecoderBlock` has three sublayers, each in a
+  residual connection after a layer norm:
+
+  - causal self-attention over the target words so far, ``x + SelfAttn(LN(x))``;
+  - *cross-attention*, ``x + Attn(Q = LN(x), K = V = encoder states)``: the queries come from
+    the decoder, the keys and values from the encoder, so it is Bahdanau's attention with
+    queries, keys and values, one per head;
+  - the feed-forward layer, ``x + FFN(LN(x))``.
+
+  Its parameters are named as in ``torch.nn.TransformerDecoderLayer`` (``self_attn``,
+  ``multihead_attn``, ``linear1``, ``linear2``, ``norm1``-``norm3``), so weights copy across.
+  Teacher forcing scores every target position in one pass; :func:`greedy_decode` writes one
+  word at a time, keeping each self-attention layer's keys and values (a cache) so a new word
+  costs one position, not the whole prefix.
+
 Word id 0 is padding in both languages; the decoder starts from ``bos_id`` (1) and a sentence
 ends with ``eos_id`` (2), as :mod:`rnn2transformer.toy_language` lays them out.
 """
@@ -34,7 +52,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_choice, check_float, check_int, check_tensor
-from .shared import evaluating
+from .attention import KVCache, MultiHeadAttention, copy_attention_weights
+from .shared import check_config, evaluating
+from .transformer import TransformerBlock, sinusoidal_positions
 
 ATTENTIONS = ("none", "additive", "dot", "general")
 
@@ -88,11 +108,31 @@ class Encoder(nn.Module):
         return states, final[0], source != 0  # (B, S, H), (B, H), mask (B, S)
 
 
+def trim_padding(source: torch.Tensor, target: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """A batch without the columns that are padding in every sentence: ``source`` cut to its
+    longest sentence, ``target`` to its longest translation (``<eos>`` included), and the
+    target's full width, to pad the logits back to. A batch drawn from a data set padded to
+    its longest sentence is mostly shorter; the cut columns change nothing the loss reads."""
+    check_tensor("source", source, ndim=2, dtype_kind="int")
+    check_tensor("target", target, ndim=2, dtype_kind="int")
+    if target.shape[0] != source.shape[0]:
+        raise ValueError(f"source and target must hold the same number of sentences, got "
+                         f"{source.shape[0]} and {target.shape[0]}")
+    def used(x: torch.Tensor) -> int:  # up to the last column with a word in any sentence
+        columns = (x != 0).any(dim=0).nonzero()
+        return int(columns[-1]) + 1 if len(columns) else 1
+
+    return source[:, :used(source)], target[:, :used(target)], target.shape[1]
+
+
 class Seq2Seq(nn.Module):
     """Encoder, attention (or none) and decoder. ``forward(source, target) -> (logits, loss)``.
 
     ``target`` (B, T) holds the translation followed by ``<eos>`` and 0-padding; the decoder
-    reads ``<bos>`` and then ``target[:, :-1]`` (teacher forcing). ``logits`` is (B, T, V).
+    reads ``<bos>`` and then ``target[:, :-1]`` (teacher forcing). ``logits`` is (B, T, V);
+    columns that are padding in every sentence of the batch are skipped (:func:`trim_padding`)
+    and their logits are 0.
     """
 
     def __init__(self, config: Seq2SeqConfig) -> None:
@@ -156,10 +196,7 @@ class Seq2Seq(nn.Module):
         if target is None:
             raise ValueError("forward needs the target (teacher forcing); to translate, use "
                              "greedy_decode")
-        check_tensor("target", target, ndim=2, dtype_kind="int")
-        if target.shape[0] != source.shape[0]:
-            raise ValueError(f"source and target must hold the same number of sentences, got "
-                             f"{source.shape[0]} and {target.shape[0]}")
+        source, target, width = trim_padding(source, target)
         memory = self.encode(source)
         state = memory.final  # the decoder starts from the encoder's final state
         previous = torch.cat([torch.full_like(target[:, :1], self.config.bos_id),
@@ -176,7 +213,7 @@ class Seq2Seq(nn.Module):
         logits = self.out(torch.cat([torch.stack(states, 1), torch.stack(contexts, 1), embedded],
                                     dim=-1))  # (B, T, V)
         loss = F.cross_entropy(logits.float().transpose(1, 2), target, ignore_index=0)
-        return logits, loss
+        return F.pad(logits, (0, 0, 0, width - target.shape[1])), loss  # the cut columns: 0
 
 
 @torch.no_grad()
@@ -185,10 +222,15 @@ def greedy_decode(model: Seq2Seq, source: torch.Tensor, max_len: int
     """Translate ``source`` (B, S) by feeding the model its own most likely word at each step.
 
     Returns the words (B, max_len), 0 after each sentence's ``<eos>``, and the attention
-    weights (B, max_len, S) (zeros for ``attention="none"``).
+    weights (B, max_len, S) (zeros for ``attention="none"``). A :class:`TransformerSeq2Seq`
+    decodes the same way (:meth:`TransformerSeq2Seq.greedy`); its weights are the last decoder
+    block's cross-attention, averaged over the heads.
     """
+    if isinstance(model, TransformerSeq2Seq):
+        return model.greedy(source, max_len)
     if not isinstance(model, Seq2Seq):
-        raise TypeError(f"model must be a Seq2Seq, got {type(model).__name__}")
+        raise TypeError(f"model must be a Seq2Seq or a TransformerSeq2Seq, got "
+                        f"{type(model).__name__}")
     check_int("max_len", max_len, minimum=1)
     with evaluating(model):
         memory = model.encode(source)
@@ -319,7 +361,7 @@ def beam_search(model: Seq2Seq, source: torch.Tensor, max_len: int, *, beam_widt
 def exact_match(model: Seq2Seq, source: torch.Tensor, target: torch.Tensor,
                 batch_size: int = 512) -> torch.Tensor:
     """For each sentence, whether greedy decoding reproduces ``target`` exactly (up to and
-    including ``<eos>``): a bool tensor (N,)."""
+    including ``<eos>``): a bool tensor (N,). Works for both families of this module."""
     check_tensor("target", target, ndim=2, dtype_kind="int")
     device = next(model.parameters()).device
     hits = []
@@ -328,3 +370,181 @@ def exact_match(model: Seq2Seq, source: torch.Tensor, target: torch.Tensor,
         words, _ = greedy_decode(model, src, tgt.shape[1])
         hits.append(((words == tgt) | (tgt == 0)).all(dim=1).cpu())
     return torch.cat(hits)
+
+
+# --- the encoder-decoder Transformer --------------------------------------------------------
+
+@dataclass
+class TransformerSeq2SeqConfig:
+    source_vocab_size: int  # source words, id 0 is padding
+    target_vocab_size: int  # target words, ids 0, 1, 2 are padding, <bos>, <eos>
+    d_model: int = 32  # width of every position's vector
+    n_heads: int = 4  # H, sharing d_model evenly
+    n_layers: int = 2  # encoder blocks, and as many decoder blocks
+    d_ff: int = 128  # feed-forward width
+    bos_id: int = 1
+    eos_id: int = 2
+
+    def __post_init__(self) -> None:
+        check_config(self)  # every size >= 1, d_model shared evenly by the heads
+        check_int("target_vocab_size", self.target_vocab_size, minimum=3)
+
+
+class DecoderBlock(nn.Module):
+    """A pre-norm decoder block: causal self-attention, cross-attention over the encoder's
+    states, a feed-forward layer, each as ``x + sublayer(LN(x))``. (B, T, d) -> (B, T, d).
+
+    ``forward(x, memory, memory_mask=None, need_weights=False) -> (x, weights)``: ``memory``
+    (B, S, d) the encoder's states, ``memory_mask`` (B, S) True on real source words, and
+    ``weights`` the cross-attention (B, H, T, S) if asked (else None). The names are
+    ``torch.nn.TransformerDecoderLayer``'s (with ``norm_first=True``), so weights copy across.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int) -> None:
+        super().__init__()
+        check_int("d_ff", d_ff, minimum=1)
+        self.self_attn = MultiHeadAttention(d_model, n_heads)  # causal, over the target
+        self.multihead_attn = MultiHeadAttention(d_model, n_heads)  # cross: over the source
+        self.linear1 = nn.Linear(d_model, d_ff)  # W_1, b_1
+        self.linear2 = nn.Linear(d_ff, d_model)  # W_2, b_2
+        self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model) for _ in range(3))
+
+    def cross(self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor | None,
+              need_weights: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The cross-attention and feed-forward sublayers, after the self-attention."""
+        mask = None if memory_mask is None else memory_mask[:, None, None, :]  # (B, 1, 1, S)
+        # x + Attn(Q = LN(x), K = V = memory): queries from the target, keys from the source
+        read, weights = self.multihead_attn(self.norm2(x), memory, memory, mask=mask,
+                                            need_weights=need_weights)
+        x = x + read
+        x = x + self.linear2(torch.relu(self.linear1(self.norm3(x))))  # x + FFN(LN(x))
+        return x, weights
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor,
+                memory_mask: torch.Tensor | None = None, need_weights: bool = False
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        read, _ = self.self_attn(self.norm1(x), need_weights=False, is_causal=True)
+        return self.cross(x + read, memory, memory_mask, need_weights)  # x + SelfAttn(LN(x))
+
+    def step(self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor | None,
+             cache: KVCache | None) -> tuple[torch.Tensor, KVCache, torch.Tensor]:
+        """:meth:`forward` for new target positions ``x`` (B, T_new, d) after the ones whose
+        self-attention keys and values are in ``cache``: the new ``x``, the grown cache and the
+        cross-attention weights (B, H, T_new, S)."""
+        read, cache = self.self_attn.forward_cached(self.norm1(x), cache)
+        x, weights = self.cross(x + read, memory, memory_mask, need_weights=True)
+        return x, cache, weights
+
+
+class TransformerMemory(NamedTuple):
+    """What the decoder reads from the encoder: the states (B, S, d) after the encoder's last
+    norm, and the mask of real source words (B, S)."""
+
+    states: torch.Tensor
+    mask: torch.Tensor
+
+
+class TransformerSeq2Seq(nn.Module):
+    """The encoder-decoder Transformer: ``forward(source, target) -> (logits, loss)`` in
+    :class:`Seq2Seq`'s conventions (teacher forcing: the decoder reads ``<bos>`` and
+    ``target[:, :-1]``; ``logits`` (B, T, V), 0 in the columns :func:`trim_padding` cuts;
+    padding, id 0, scores nothing). Sinusoidal
+    positions on both sides; a final layer norm after each stack, as pre-norm needs."""
+
+    def __init__(self, config: TransformerSeq2SeqConfig) -> None:
+        super().__init__()
+        if not isinstance(config, TransformerSeq2SeqConfig):
+            raise TypeError(f"config must be a TransformerSeq2SeqConfig, got "
+                            f"{type(config).__name__}")
+        self.config = c = config
+        self.source_embed = nn.Embedding(c.source_vocab_size, c.d_model, padding_idx=0)
+        self.target_embed = nn.Embedding(c.target_vocab_size, c.d_model, padding_idx=0)
+        self.encoder = nn.ModuleList(TransformerBlock(c.d_model, c.n_heads, c.d_ff)
+                                     for _ in range(c.n_layers))
+        self.decoder = nn.ModuleList(DecoderBlock(c.d_model, c.n_heads, c.d_ff)
+                                     for _ in range(c.n_layers))
+        self.encoder_norm, self.decoder_norm = nn.LayerNorm(c.d_model), nn.LayerNorm(c.d_model)
+        self.head = nn.Linear(c.d_model, c.target_vocab_size)
+
+    def embed(self, table: nn.Embedding, ids: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Word embeddings plus the sinusoidal positions ``start, start + 1, ...``: (B, T, d)."""
+        h = table(ids)
+        positions = sinusoidal_positions(start + ids.shape[1], self.config.d_model)
+        return h + positions[start:].to(h.device, h.dtype)
+
+    def encode(self, source: torch.Tensor) -> TransformerMemory:
+        """The encoder's states for ``source`` (B, S), 0-padded."""
+        check_tensor("source", source, ndim=2, dtype_kind="int")
+        mask = source != 0  # (B, S) real words
+        if bool((~mask).all(dim=1).any()):
+            raise ValueError("every source sentence needs at least one word (id 0 is padding)")
+        h = self.embed(self.source_embed, source)
+        for block in self.encoder:  # every source word sees every other; padding is hidden
+            h, _ = block(h, mask=mask[:, None, None, :])
+        return TransformerMemory(self.encoder_norm(h), mask)
+
+    def decode(self, previous: torch.Tensor, memory: TransformerMemory, *,
+               need_weights: bool = False) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        """Logits (B, T, V) for the words that follow each prefix of ``previous`` (B, T), all
+        positions at once, and each decoder block's cross-attention (B, H, T, S) if asked."""
+        h, weights = self.embed(self.target_embed, previous), []
+        for block in self.decoder:
+            h, w = block(h, memory.states, memory.mask, need_weights=need_weights)
+            weights.append(w)
+        return self.head(self.decoder_norm(h)), weights
+
+    def forward(self, source: torch.Tensor, target: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if target is None:
+            raise ValueError("forward needs the target (teacher forcing); to translate, use "
+                             "greedy_decode")
+        source, target, width = trim_padding(source, target)  # as Seq2Seq does
+        previous = torch.cat([torch.full_like(target[:, :1], self.config.bos_id),
+                              target[:, :-1]], dim=1)  # teacher forcing: the true words
+        logits, _ = self.decode(previous, self.encode(source))
+        loss = F.cross_entropy(logits.float().transpose(1, 2), target, ignore_index=0)
+        return F.pad(logits, (0, 0, 0, width - target.shape[1])), loss  # the cut columns: 0
+
+    @torch.no_grad()
+    def cross_attention(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Every decoder block's cross-attention weights when the decoder reads ``<bos>`` and
+        ``target[:, :-1]``, as in :meth:`forward`: (L, B, H, T, S)."""
+        previous = torch.cat([torch.full_like(target[:, :1], self.config.bos_id),
+                              target[:, :-1]], dim=1)
+        with evaluating(self):
+            _, weights = self.decode(previous, self.encode(source), need_weights=True)
+        return torch.stack(weights)
+
+    @torch.no_grad()
+    def greedy(self, source: torch.Tensor, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Greedy decoding one word at a time, each self-attention layer keeping its keys and
+        values: words (B, max_len), 0 after ``<eos>``, and the last block's cross-attention
+        averaged over its heads (B, max_len, S), as :func:`greedy_decode` returns them."""
+        check_int("max_len", max_len, minimum=1)
+        with evaluating(self):
+            memory = self.encode(source)
+            word = torch.full((source.shape[0], 1), self.config.bos_id, device=source.device)
+            done = torch.zeros(source.shape[0], dtype=torch.bool, device=source.device)
+            caches, words, maps = [None] * len(self.decoder), [], []
+            for t in range(max_len):
+                h = self.embed(self.target_embed, word, start=t)  # (B, 1, d): position t
+                for i, block in enumerate(self.decoder):
+                    h, caches[i], weights = block.step(h, memory.states, memory.mask, caches[i])
+                word = self.head(self.decoder_norm(h)).argmax(dim=-1)  # (B, 1)
+                words.append(word[:, 0].masked_fill(done, 0))
+                maps.append(weights[:, :, 0].mean(dim=1))  # (B, S), averaged over heads
+                done |= word[:, 0] == self.config.eos_id
+        return torch.stack(words, dim=1), torch.stack(maps, dim=1)
+
+
+def copy_decoder_block_weights(source: nn.Module, target: nn.Module) -> None:
+    """Copy weights between :class:`DecoderBlock` and ``torch.nn.TransformerDecoderLayer``."""
+    for module in (source, target):
+        if not isinstance(module, DecoderBlock | nn.TransformerDecoderLayer):
+            raise TypeError("expected DecoderBlock or nn.TransformerDecoderLayer, got "
+                            f"{type(module).__name__}")
+    copy_attention_weights(source.self_attn, target.self_attn)
+    copy_attention_weights(source.multihead_attn, target.multihead_attn)
+    with torch.no_grad():
+        for name in ("linear1", "linear2", "norm1", "norm2", "norm3"):
+            getattr(target, name).load_state_dict(getattr(source, name).state_dict())
