@@ -41,7 +41,8 @@ def test_every_claim_row_read_is_made_by_its_chapter_and_every_claim_is_read():
             f"{chapter}.md::{key}_row is read, but {chapter}.md makes no Claim({key!r})")
     for chapter, keys in claims.items():
         for key in keys:
-            assert (chapter, key) in read_rows, f"{chapter}.md's claim {key!r}: its row is never read"
+            assert (chapter, key) in read_rows, (
+                f"{chapter}.md's claim {key!r}: its row is never read")
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
