@@ -77,7 +77,7 @@ class Parity:
     """The parity task and budget: one layer of width ``width``."""
 
     width: int = 16
-    steps: int = 400
+    steps: int = 600
     batch_size: int = 32
     lengths: list[int] = field(default_factory=lambda: [20, 40, 100])  # read at the last bit
 
@@ -87,17 +87,19 @@ def recall_task() -> Recall:
 
 
 def parity_task() -> Parity:
-    return Parity(steps=scale(400, full=2000))
+    return Parity(steps=scale(600, full=3000))
 
 
 def recall_models(task: Recall, families: dict[str, list[str]] | None = None, *,
-                  d_key: int | None = None) -> dict[str, nn.Module]:
+                  n_heads: int = 1) -> dict[str, nn.Module]:
     """The recall race's models at one parameter count (the attention stack's), built in
-    order from the current random state; ``d_key`` sets the matrix states' key width."""
+    order from the current random state. ``n_heads`` splits the width into heads: the
+    projections keep their size, and a matrix state of H heads holds H (d / H)^2 = d^2 / H
+    numbers per layer, so more heads is a smaller state at the same parameters."""
     families = RECALL_FAMILIES if families is None else families
     base = dict(vocab_size=task.vocab_size, d_model=task.width, d_ff=4 * task.width,
-                output_size=task.vocab_size, chunk=32)
-    configs = {name: HybridConfig(layers=list(layers), d_key=d_key, **base)
+                output_size=task.vocab_size, chunk=64)
+    configs = {name: HybridConfig(layers=list(layers), n_heads=n_heads, **base)
                for name, layers in families.items()}
     reference = HybridConfig(layers=RECALL_FAMILIES["attention"], **base)
     with torch.random.fork_rng(devices=[]):  # counting parameters draws no random numbers
