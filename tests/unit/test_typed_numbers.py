@@ -23,6 +23,9 @@ ALLOWED = {
     "0.01": "the validation MSE the book calls solving the adding problem (a setting)",
     "90%": "chapter 2's train/test split of the corpus (a setting)",
     "10%": "chapter 2's train/test split of the corpus (a setting)",
+    "8%": "chapter 11: Nemotron-H's share of attention layers, as its authors report it",
+    "75%": "chapter 11: Kimi Linear's reduction of the key-value cache, as its authors report it",
+    "0.5": "chapter 11: the recall error an exercise asks the reader to find (a threshold)",
 }
 
 NUMBER = re.compile(r"(?<![\w.])\d+\.\d+%?|(?<![\w.])\d+%")
