@@ -74,7 +74,8 @@ def test_make_test_ends_with_where_the_time_went(tmp_path):
     (tmp_path / "calibration.json").write_text(json.dumps({
         "tokens_per_s": REFERENCE_CALIBRATION / 2, "device": "cpu", "threads": 2,
         "reference_tokens_per_s": REFERENCE_CALIBRATION}))
-    (tmp_path / "build-times.json").write_text(json.dumps({"cold": 1500.0}))
+    (tmp_path / "build-times.json").write_text(json.dumps({"cold": 1500.0,
+                                                           "language_models_s": 151.25}))
     (tmp_path / "execution-times.json").write_text(json.dumps({
         "chapters/07_transformer.md": 170.0, "chapters/01_neural_networks.md": 20.0,
         "book/benchmarks.md": 500.0}))
@@ -82,8 +83,9 @@ def test_make_test_ends_with_where_the_time_went(tmp_path):
     assert "book                900.0  ok" in text and "site-test            20.5  FAILED" in text
     assert "total               924.7" in text
     assert "par here is 2.00 times the reference's time" in text
-    # half the reference's speed: the 950 s budget becomes 1900 s, and 1500 s is within it
-    assert "1500.0 s against a budget of 950 s on the reference machine, 1900 s" in text
+    # half the reference's speed: the 1390 s budget becomes 2780 s, and 1500 s is within it
+    assert "1500.0 s against a budget of 1390 s on the reference machine, 2780 s" in text
+    assert "of which the book's language models (trained before the chapters): 151.2 s" in text
     assert "within it" in text
     assert "its slowest chapters: 07_transformer 170.0 s, 01_neural_networks 20.0 s" in text
     assert buildinfo.summary(tmp_path / "nothing").startswith("where make test spent")
@@ -92,11 +94,13 @@ def test_make_test_ends_with_where_the_time_went(tmp_path):
 def test_the_build_record_command_takes_named_options(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(buildinfo, "chapter_times", lambda build_dir: {"chapters/a.md": 4.0})
     log = tmp_path / "build.log"
-    log.write_text("chapters/a.md: Executing notebook (2 at a time, 1 thread each): 4.0 s\n")
+    log.write_text("the book's language models: 9 runs, 2 at a time, in 3.5 s\n"
+                   "chapters/a.md: Executing notebook (2 at a time, 1 thread each): 4.0 s\n")
     assert buildinfo.main([str(tmp_path), "--record", str(log), "100.0", "112.5"]) == 0
     assert "cold build: 12.5 s" in capsys.readouterr().out
     assert json.loads((tmp_path / "build-times.json").read_text()) == {"cold": 12.5,
-                                                                        "cold_jobs": 2}
+                                                                        "cold_jobs": 2,
+                                                                        "language_models_s": 3.5}
     assert buildinfo.main([str(tmp_path), "--summary"]) == 0
     assert "the last cold build: 12.5 s" in capsys.readouterr().out
 

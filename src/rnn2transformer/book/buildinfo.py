@@ -64,6 +64,11 @@ def record_build(build_dir: Path, log: Path, seconds: float) -> str:
         jobs = re.findall(r"chapters/\S+: Executing notebook \((\d+) at a time", log.read_text(
             errors="replace"))
         recorded["cold_jobs"] = int(jobs[0]) if jobs else 1
+        # the book's language models, trained before the chapters (language_models train-all)
+        models = re.findall(r"the book's language models: (\d+) runs, (\d+) at a time, in "
+                            r"([\d.]+) s", log.read_text(errors="replace"))
+        if models:
+            recorded["language_models_s"] = float(models[-1][2])
     path.write_text(json.dumps(recorded, indent=2) + "\n")
     return kind
 
@@ -96,6 +101,10 @@ def summary(build_dir: Path, *, slowest: int = 4) -> str:
                      f"{BUDGETS['cold_build_s']:.0f} s on the reference machine, {limit:.0f} s "
                      f"at this machine's speed: "
                      + ("within it" if cold <= limit else "OVER it (the book got slower)"))
+        models = json.loads(builds.read_text()).get("language_models_s")
+        if models is not None:
+            lines.append(f"of which the book's language models (trained before the chapters): "
+                         f"{models:.1f} s")
     times = build_dir / "execution-times.json"
     if times.exists():
         chapters = {k: v for k, v in json.loads(times.read_text()).items()
