@@ -4,12 +4,17 @@
 classifiers, chapter 2), :mod:`.rnn`, :mod:`.lstm` and :mod:`.gru` (the recurrent cells, written
 out, chapters 3 and 4), :mod:`.recurrent` (one task model around any of them, fused or scratch),
 :mod:`.seq2seq` (the encoder-decoder and its attention, and the encoder-decoder Transformer,
-chapter 5), :mod:`.attention` and :mod:`.transformer` (chapters 6 and 7), :mod:`.linear_rnn`
-(linear recurrences trained by a parallel scan: minGRU and minLSTM), and :mod:`.ngram` (count
-n-gram language models, the baselines of every language-model figure).
+chapter 5), :mod:`.attention` and :mod:`.transformer` (chapters 6 and 7), :mod:`.modern` (the
+block of today's open language models: RMSNorm, SwiGLU, rotary positions, grouped-query
+attention, chapter 7), :mod:`.linear_rnn` (linear recurrences trained by a parallel scan:
+minGRU and minLSTM, chapter 10), :mod:`.matrix_state` (linear attention and the delta rule: a
+matrix state, chapter 11), :mod:`.hybrid` (stacks whose layers hold different mixers, chapter
+11), and :mod:`.ngram` (count n-gram language models, the baselines of every language-model
+figure).
 
-:mod:`.shared` holds what they all use (the task loss, a parameter count, evaluating with the
-mode restored) and :mod:`.pairs` builds models in equal-sized pairs for a race.
+:mod:`.block` is the one pre-norm block around any time mixer; :mod:`.shared` holds what they
+all use (the task loss and readout, a parameter count, evaluating with the mode restored) and
+:mod:`.pairs` builds models in equal-sized sets for a race.
 
 One vocabulary (``tests/unit/test_api_conventions.py`` reads the signatures and fails on drift):
 
