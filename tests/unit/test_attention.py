@@ -164,3 +164,13 @@ def test_is_causal_needs_square_attention():
         mha(torch.randn(1, 3, 8), torch.randn(1, 5, 8), is_causal=True)
 
 
+
+
+def test_a_sliding_window_keeps_the_last_w_positions():
+    full, local = causal_mask(9), causal_mask(9, window=3)
+    assert torch.equal(causal_mask(9, window=9), full)  # a window as long as the text: causal
+    assert local.sum(-1).tolist() == [1, 2, 3, 3, 3, 3, 3, 3, 3]  # min(i + 1, W) keys each
+    i, j = torch.meshgrid(torch.arange(9), torch.arange(9), indexing="ij")
+    assert torch.equal(local, (j <= i) & (j > i - 3))
+    with pytest.raises(ValueError, match="window"):
+        causal_mask(9, window=0)

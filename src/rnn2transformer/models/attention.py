@@ -30,10 +30,16 @@ from .shared import check_config, task_loss
 KVCache = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, H, t, d_k)
 
 
-def causal_mask(T: int, *, device: torch.device | None = None) -> torch.Tensor:
-    """(T, T) boolean: position i may attend to positions j <= i."""
+def causal_mask(T: int, *, window: int | None = None, device: torch.device | None = None
+                ) -> torch.Tensor:
+    """(T, T) boolean: position i may attend to positions j <= i; with a ``window`` W, only to
+    the last W of them, i - W < j <= i (sliding-window attention, chapter 7)."""
     check_int("T", T, minimum=1)
-    return torch.ones(T, T, dtype=torch.bool, device=device).tril()
+    keep = torch.ones(T, T, dtype=torch.bool, device=device).tril()
+    if window is None:
+        return keep
+    check_int("window", window, minimum=1)
+    return keep.triu(-(window - 1))  # drop j <= i - W
 
 
 def padding_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
