@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rnn2transformer.book import claims
-from rnn2transformer.book.claims import Claim, glue_claim, learned
+from rnn2transformer.book.claims import Claim, gated_verdict, glue_claim, learned
 from rnn2transformer.evidence import compare, compare_seeds, over_seeds
 
 
@@ -76,6 +76,19 @@ def test_a_claim_glues_its_fixed_keys_and_its_row_follows_the_gate(monkeypatch):
     assert blocked.row.startswith("not decided: not every model learned the task (every "
                                   "model below the count 4-gram (2.00 bits): B did not")
     assert blocked.verdict == claim.verdict  # the sentence stays; the row does not use it
+
+
+def test_a_comparison_outside_the_claims_follows_the_same_gate():
+    comparison = compare(frame(), "bits", "A", "B")
+    options = dict(unit="bits/char", lead="ends lower than", digits=2)
+    passed = learned({"A": 1.0, "B": 2.03}, 2.5, rule="below the count 4-gram", unit="bits")
+    failed = learned({"A": 1.0, "B": 2.03}, 2.0, rule="below the count 4-gram", unit="bits")
+    said = gated_verdict(comparison, passed, **options)
+    assert said == gated_verdict(comparison, None, **options) and said.startswith("A ends lower")
+    assert gated_verdict(comparison, failed, **options).startswith(
+        "not decided: not every model learned the task (every model below the count 4-gram")
+    with pytest.raises(TypeError, match="claims.Gate or None, got bool"):
+        gated_verdict(comparison, True, **options)
 
 
 def test_within_noise_and_accuracies():

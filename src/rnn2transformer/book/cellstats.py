@@ -24,7 +24,8 @@ from pathlib import Path
 MAX_SHOWN_LINES = 40
 MAX_PROSE_SHARE = 0.15
 SENTENCE_BUILDERS = {"glue", "verdict", "against_counts", "where_each_leads", "describe_growth",
-                     "where_transformer_leads", "glue_claim", "Claim", "learned"}
+                     "where_transformer_leads", "glue_claim", "Claim", "learned",
+                     "gated_verdict"}
 HIDDEN = {"remove-cell", "remove-input", "hide-input"}
 FENCE = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.S | re.M)
 

@@ -123,9 +123,8 @@ class Claim:
     @property
     def row(self) -> str:
         """The verdict, or why this build cannot decide the claim."""
-        if self.counts:
-            return self.verdict
-        return f"not decided: not every model learned the task ({self.gate.sentence})"
+        return gated_verdict(self.comparison, self.gate, unit=self.unit, digits=self.digits,
+                             lead=self.lead, over=self.over)
 
     def values(self) -> dict[str, object]:
         """The glued keys and their values."""
@@ -133,6 +132,18 @@ class Claim:
                 f"{self.key}_seeds": self.comparison.seeds, f"{self.key}_budget": self.budget,
                 f"{self.key}_gate": "none needed" if self.gate is None else self.gate.sentence,
                 f"{self.key}_row": self.row}
+
+
+def gated_verdict(comparison: Comparison, gate: Gate | None, **options) -> str:
+    """The sentence of a comparison that is not one of the book's claims (a decoding width, a
+    regulariser) under the same rule as a claim's row: :func:`~rnn2transformer.book.prose.
+    verdict` (``options`` are its keywords) when ``gate`` passed or is None, otherwise "not
+    decided" and why."""
+    if gate is not None and not isinstance(gate, Gate):
+        raise TypeError(f"gate must be a claims.Gate or None, got {type(gate).__name__}")
+    if gate is None or gate.passed:
+        return verdict(comparison, **options)
+    return f"not decided: not every model learned the task ({gate.sentence})"
 
 
 def glue_claim(claim: Claim) -> Claim:
