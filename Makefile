@@ -184,15 +184,16 @@ site-test: setup chromium
 gpu-test: setup
 	$(BIN)/python -m pytest tests/gpu -q
 
-# Every chapter notebook in a fresh Colab-like environment, the Binder environment, and a live
-# explorer there (slow: installs torch into two new virtual environments).
+# Every chapter notebook in a fresh Colab-like environment, the Binder environment, and the live
+# explorers there (installs torch into two new virtual environments). The same run of each
+# chapter does its implement exercises: every hidden solution passes its own self-check, every
+# unfilled placeholder fails it (tests/notebooks/solution_steps.py).
 notebook-test: setup
 	$(BIN)/python -m pytest tests/notebooks -q -s
 
-# Every implement exercise's hidden solution passes its own self-check, and every unfilled
-# placeholder fails it (the chapters run at the smoke scale, with the solutions put in).
+# The exercises alone (the chapters that have implement exercises, launched as above).
 exercise-test: setup
-	$(BIN)/python -m pytest tests/exercises -q
+	$(BIN)/python -m pytest tests/notebooks/test_solutions.py -q
 
 # The PDF's structure: a new page for every chapter, every figure present.
 pdf-test: setup
@@ -202,7 +203,7 @@ pdf-test: setup
 # set-up first, then a measure of how fast the machine is (a few seconds of the benchmark's
 # training steps); it ends, pass or fail, with the table of where the time went
 # (rnn2transformer.book.buildinfo).
-TEST_PHASES := lint unit book site-test notebook-test exercise-test pdf pdf-test
+TEST_PHASES := lint unit book site-test notebook-test pdf pdf-test
 test:
 	@mkdir -p _build; rm -f _build/phase-times.tsv; status=0; \
 	timed() { start=$$(date +%s.%N); "$$@" || status=$$?; printf '%s\t%s\t%s\n' "$$phase" \

@@ -38,7 +38,7 @@ ENV_LIVE_DIR = "RNN2T_LIVE_DIR"
 SCALES = ("smoke", "default", "full")
 
 # What RNN2T_SCALE=smoke keeps. Each size below is the smallest that still runs every line of
-# every chapter; the smoke scale is a launch test (tests/notebooks, tests/exercises), so these
+# every chapter; the smoke scale is a launch test (tests/notebooks, with the exercises), so these
 # are the one place that decides how small "smoke" is.
 # every run trains this many steps at most, with as many evaluations as the real run would have
 # had, up to one per step (a chapter that reads several rows finds them)

@@ -11,7 +11,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import nbformat
 import pytest
+
+from .solution_steps import with_solution_steps
 
 ROOT = Path(__file__).parents[2]
 WORK = ROOT / "_build" / "launch"
@@ -35,14 +38,41 @@ def pinned(names: list[str]) -> list[str]:
     return [pins.get(name.lower(), name) for name in names]
 
 
+def wheel_folders() -> list[str]:
+    """The folders of wheels pip is pointed at here (``PIP_FIND_LINKS`` or pip's own
+    configuration), so that uv installs the same wheels pip would: the book's build machines
+    keep the CPU torch in such a folder, and without it uv takes the CUDA build from PyPI."""
+    folders = os.environ.get("PIP_FIND_LINKS", "").split()
+    config = subprocess.run([sys.executable, "-m", "pip", "config", "list"],
+                            capture_output=True, text=True).stdout
+    for line in config.splitlines():
+        key, _, value = line.partition("=")
+        if key.endswith(".find-links"):
+            folders += value.strip("'\"").split()
+    return list(dict.fromkeys(folders))
+
+
 def make_venv(path: Path, requirements: list[str]) -> Path:
-    """Create a virtual environment at ``path`` with ``requirements``; return its python."""
+    """Create a virtual environment at ``path`` with ``requirements`` (and pip, which the
+    notebooks' install cell uses); return its python. uv builds it when the book's environment
+    has uv (five times faster than pip here), pip otherwise."""
     python = path / "bin" / "python"
     stamp = path / "requirements.json"
     if python.exists() and stamp.exists() and json.loads(stamp.read_text()) == requirements:
         return python
-    subprocess.run([sys.executable, "-m", "venv", "--clear", str(path)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *requirements], check=True)
+    uv = Path(sys.executable).parent / "uv"
+    if uv.exists():
+        subprocess.run([str(uv), "venv", "--quiet", "--seed", "--python", sys.executable,
+                        str(path)], check=True)
+        links = [arg for folder in wheel_folders() for arg in ("--find-links", folder)]
+        # not compiled to bytecode here (pip compiles every module it installs, most of the
+        # time it took): the kernels compile what they import, once (see launch_env)
+        subprocess.run([str(uv), "pip", "install", "--quiet", "--python", str(python), *links,
+                        *requirements], check=True)
+    else:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(path)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *requirements],
+                       check=True)
     stamp.write_text(json.dumps(requirements))
     return python
 
@@ -52,12 +82,13 @@ def make_venv(path: Path, requirements: list[str]) -> Path:
 JOBS = 2
 
 
-def run_notebooks(python: Path, notebooks: list[Path], env: dict[str, str]) -> dict:
+def run_notebooks(python: Path, notebooks: list[Path], env: dict[str, str],
+                  cwd: Path | None = None) -> dict:
     """Execute ``notebooks`` :data:`JOBS` at a time; return name -> seconds, or the
     AssertionError that :func:`run_notebook` raised for it."""
     def one(notebook: Path):
         try:
-            return notebook.name, run_notebook(python, notebook, env)
+            return notebook.name, run_notebook(python, notebook, env, cwd)
         except AssertionError as error:
             return notebook.name, error
 
@@ -77,8 +108,10 @@ def selected(request, argname: str) -> list:
     return values
 
 
-def run_notebook(python: Path, notebook: Path, env: dict[str, str]) -> float:
-    """Execute ``notebook`` top to bottom with the venv's kernel; return the seconds it took."""
+def run_notebook(python: Path, notebook: Path, env: dict[str, str],
+                 cwd: Path | None = None) -> float:
+    """Execute ``notebook`` top to bottom with the venv's kernel, its working folder ``cwd``
+    (the notebook's own by default); return the seconds it took."""
     script = (
         "import sys, nbformat, nbclient\n"
         "nb = nbformat.read(sys.argv[1], as_version=4)\n"
@@ -86,7 +119,8 @@ def run_notebook(python: Path, notebook: Path, env: dict[str, str]) -> float:
         "    resources={'metadata': {'path': sys.argv[2]}}).execute()\n"
     )
     start = time.perf_counter()
-    result = subprocess.run([str(python), "-c", script, str(notebook), str(notebook.parent)],
+    folder = cwd or notebook.parent
+    result = subprocess.run([str(python), "-c", script, str(notebook), str(folder)],
                             env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise AssertionError(f"{notebook.name} failed:\n{result.stdout[-4000:]}\n"
@@ -145,8 +179,11 @@ def package_wheel(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def launch_env(tmp_path_factory, package_wheel) -> dict[str, str]:
+    # Without PYTHONDONTWRITEBYTECODE (set on the book's build machines): the first kernel to
+    # import torch or pandas writes their bytecode, as a Colab runtime has it, and every later
+    # kernel reads it instead of compiling those modules again.
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("RNN2T_", "VIRTUAL_ENV", "PYTHONPATH"))}
+           if not k.startswith(("RNN2T_", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"))}
     env["RNN2T_PACKAGE_SOURCE"] = str(package_wheel)  # the first cell installs this checkout
     env["RNN2T_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     env["RNN2T_DEVICE"] = "cpu"
@@ -166,3 +203,23 @@ def timings():
     print("\nlaunched notebook run times (s):")
     for name, seconds in report.items():
         print(f"  {seconds:7.1f}  {name}")
+
+
+@pytest.fixture(scope="session")
+def launched(request, colab_python, launch_env, tmp_path_factory) -> dict:
+    """Every selected chapter notebook, executed two at a time (:data:`JOBS`) when the first of
+    their tests asks, with its implement exercises done as solution_steps says (one run checks
+    both the reader's path and the exercises: each chapter once, not twice); each test then
+    reports its own chapter's result, name -> seconds or the AssertionError. The package is
+    installed first, so the two first cells that install it at once find it there (pip leaves
+    an installed wheel of the same version as it is) instead of writing the same files."""
+    subprocess.run([str(colab_python), "-m", "pip", "install", "--quiet",
+                    launch_env["RNN2T_PACKAGE_SOURCE"]], check=True, env=launch_env)
+    folder = tmp_path_factory.mktemp("launched")
+    notebooks = []
+    for notebook in selected(request, "notebook"):
+        steps = with_solution_steps(nbformat.read(notebook, as_version=4),
+                                    notebook.with_suffix(".md"))
+        nbformat.write(steps, folder / notebook.name)
+        notebooks.append(folder / notebook.name)
+    return run_notebooks(colab_python, notebooks, launch_env, cwd=ROOT / "chapters")

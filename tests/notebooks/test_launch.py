@@ -3,7 +3,8 @@
 Each chapter's paired .ipynb runs top to bottom, at the smoke scale, in a virtual environment
 holding Colab's packages at Colab's versions (colab-packages.txt); its own first cell installs
 this package (from the local checkout, through RNN2T_PACKAGE_SOURCE, instead of the repository
-URL). Run times go to _build/launch/notebook-times.json.
+URL). The same run does the chapter's implement exercises (solution_steps.py; test_solutions.py
+reports them). Run times go to _build/launch/notebook-times.json.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, colab_requirements, run_notebook, run_notebooks, selected
+from .conftest import ROOT, colab_requirements, run_notebook
 
 NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
 
@@ -45,17 +46,6 @@ def test_installing_the_package_changes_no_colab_package(colab_python, launch_en
     assert not changed, f"installing rnn2transformer changed Colab's packages: {changed}"
     print(f"\ninstalling rnn2transformer changed none of the {len(before)} packages in the "
           f"Colab environment (ipywidgets {after['ipywidgets']}, torch {after['torch']})")
-
-
-@pytest.fixture(scope="module")
-def launched(request, colab_python, launch_env) -> dict:
-    """Every selected chapter notebook, executed two at a time (conftest.JOBS) when the first
-    of their tests asks; each test then reports its own chapter's result. The package is
-    installed first, so the two first cells that install it at once find it there (pip leaves
-    an installed wheel of the same version as it is) instead of writing the same files."""
-    subprocess.run([str(colab_python), "-m", "pip", "install", "--quiet",
-                    launch_env["RNN2T_PACKAGE_SOURCE"]], check=True, env=launch_env)
-    return run_notebooks(colab_python, selected(request, "notebook"), launch_env)
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)

@@ -1,6 +1,6 @@
 """The exercises' catalogue: enough of them, each labelled with its kind, each with a hidden
 solution, and every implement exercise with a self-check cell and solution code (which
-tests/exercises/test_solutions.py then runs through that check)."""
+the launched-notebook run checks, tests/notebooks/test_solutions.py)."""
 
 from pathlib import Path
 
