@@ -199,3 +199,22 @@ def test_a_signed_mingru_decays_in_minus_one_to_one_and_still_scans_like_its_loo
     torch.testing.assert_close(layer(x)[0], layer.forward_loop(x)[0], rtol=0, atol=1e-10)
     with pytest.raises(TypeError, match="signed must be True or False"):
         MinGRU(4, 6, signed=1)
+
+
+def test_through_layers_hands_each_layer_its_own_entry_and_refuses_a_wrong_count():
+    from torch import nn
+
+    from rnn2transformer.models.shared import through_layers
+
+    class AddCarried(nn.Module):  # adds what it carried, carries its input on
+        def forward(self, h, carried):
+            return h + (0 if carried is None else carried), h
+
+    blocks = nn.ModuleList([AddCarried(), AddCarried()])
+    h = torch.ones(2)
+    out, carried = through_layers(blocks, h, None)
+    assert torch.equal(out, h) and [c.tolist() for c in carried] == [[1, 1], [1, 1]]
+    out, carried = through_layers(blocks, h, [torch.full((2,), 2.0), torch.full((2,), 3.0)])
+    assert out.tolist() == [6.0, 6.0] and carried[1].tolist() == [3.0, 3.0]
+    with pytest.raises(ValueError, match=r"cache must hold one \(k, v\) per layer \(2\), got 1"):
+        through_layers(blocks, h, [h], name="cache", entry="(k, v)")

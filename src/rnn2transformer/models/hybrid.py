@@ -41,7 +41,7 @@ from .attention import SelfAttention
 from .block import Block
 from .linear_rnn import MinGRU
 from .matrix_state import DeltaNet, LinearAttention, ShortConv, state_size
-from .shared import check_config, readout
+from .shared import check_config, readout, through_layers
 
 MIXERS = ("attention", "lstm", "mingru", "mingru_signed", "linear_attention", "deltanet",
           "deltanet_signed", "gated_deltanet")
@@ -173,13 +173,7 @@ class HybridModel(nn.Module):
         """Outputs for ``x`` (B, T) of ids from ``state`` (None: the start), and the state after
         the last token: one entry per layer."""
         check_tensor("x", x, ndim=2, dtype_kind="int")
-        if state is not None and len(state) != len(self.blocks):
-            raise ValueError(f"state must hold one entry per layer ({len(self.blocks)}), got "
-                             f"{len(state)}")
-        h, new_state = self.embed(x), []
-        for i, block in enumerate(self.blocks):
-            h, layer_state = block(h, None if state is None else state[i])
-            new_state.append(layer_state)
+        h, new_state = through_layers(self.blocks, self.embed(x), state)
         return self.head(self.norm(h)), new_state
 
     @torch.no_grad()

@@ -45,7 +45,7 @@ from torch import nn
 from .._checks import check_choice, check_int, check_tensor
 from .block import Block
 from .rnn import check_sequence
-from .shared import check_config, readout
+from .shared import check_config, readout, through_layers
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> None:
@@ -279,13 +279,7 @@ class LinearRNNModel(nn.Module):
         """Outputs for ``x`` (B, T) of ids, starting from ``state`` (None: zeros), and the
         state after the last step: one (B, d_model) tensor per layer."""
         check_tensor("x", x, ndim=2, dtype_kind="int")
-        if state is not None and len(state) != len(self.blocks):
-            raise ValueError(f"state must hold one tensor per layer ({len(self.blocks)}), "
-                             f"got {len(state)}")
-        h, new_state = self.embed(x), []
-        for i, block in enumerate(self.blocks):
-            h, last = block(h, None if state is None else state[i])
-            new_state.append(last)
+        h, new_state = through_layers(self.blocks, self.embed(x), state, entry="tensor")
         return self.head(self.norm(h)), new_state
 
     @torch.no_grad()

@@ -39,7 +39,7 @@ from torch import nn
 
 from .._checks import check_choice, check_int, check_tensor
 from .attention import KVCache, attention
-from .shared import check_config, count_parameters, readout
+from .shared import check_config, count_parameters, readout, through_layers
 
 
 class RMSNorm(nn.Module):
@@ -261,13 +261,8 @@ class ModernModel(nn.Module):
         them (None at the start); returns the outputs and the grown cache. Feeding a sequence
         in pieces gives the outputs of one :meth:`forward` call."""
         check_tensor("x", x, ndim=2, dtype_kind="int")
-        if cache is not None and len(cache) != len(self.blocks):
-            raise ValueError(f"cache must hold one (k, v) per layer ({len(self.blocks)}), got "
-                             f"{len(cache)}")
-        h, new_cache = self.embed(x), []
-        for i, block in enumerate(self.blocks):
-            h, layer_cache = block(h, None if cache is None else cache[i])
-            new_cache.append(layer_cache)
+        h, new_cache = through_layers(self.blocks, self.embed(x), cache, name="cache",
+                                      entry="(k, v)")
         return self.head(self.norm(h)), new_cache
 
     def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None

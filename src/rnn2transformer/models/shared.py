@@ -44,6 +44,22 @@ def readout(states: torch.Tensor, head: nn.Module, targets: torch.Tensor | None,
     return out, (None if targets is None else task_loss(out, targets, config.loss))
 
 
+def through_layers(blocks: nn.ModuleList, h: torch.Tensor, states: list | None, *,
+                   name: str = "state", entry: str = "entry") -> tuple[torch.Tensor, list]:
+    """``h`` through ``blocks``, each block with its own entry of ``states`` (None: every layer
+    starts empty), as every stack that carries something from call to call does (a KV cache, a
+    recurrent state); returns the output and each layer's new entry. ``name`` and ``entry`` word
+    the error when ``states`` does not hold one entry per layer."""
+    if states is not None and len(states) != len(blocks):
+        raise ValueError(f"{name} must hold one {entry} per layer ({len(blocks)}), got "
+                         f"{len(states)}")
+    new = []
+    for i, block in enumerate(blocks):
+        h, carried = block(h, None if states is None else states[i])
+        new.append(carried)
+    return h, new
+
+
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
     """Number of parameters of ``model`` (only those with ``requires_grad`` if asked)."""
     if not isinstance(model, nn.Module):
