@@ -7,9 +7,10 @@ again with the same arguments ends with exactly the weights an uninterrupted one
 (tested). Under ``torchrun`` rank 0 writes the file with every rank's random states and sums,
 and each rank resumes its own.
 
-A checkpoint is used only by a run with the same settings (its *fingerprint*: steps, batch,
-learning rate, optimizer, seed, the model's architecture, the number of ranks); a file that
-cannot be read, or was written by other settings, is reported and the run starts afresh.
+A checkpoint is used only by a run with the same settings (its *fingerprint*: every field of
+:class:`rnn2transformer.training.RunSettings`, the precision, the model's architecture, the
+number of ranks); a file that cannot be read, or was written by other settings, is reported
+and the run starts afresh.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from torch import nn
 from . import distributed
 
 # Bumped when what a checkpoint holds changes, so an older file is retrained, not misread.
-FORMAT = 3  # 3: the fingerprint holds every setting of the run (warm-up, schedule, ...)
+FORMAT = 4  # 4: the fingerprint is every field of training.RunSettings, and the precision
 
 
 def fingerprint(model: nn.Module, **settings: Any) -> dict:
-    """What must match for a checkpoint to be resumed: ``settings`` (steps, batch, learning
-    rate, optimizer, seed, ...), the model's size and architecture, the number of ranks."""
+    """What must match for a checkpoint to be resumed: ``settings`` (:func:`~rnn2transformer.
+    training.train` passes every field of its resolved ``RunSettings`` and the precision), the
+    model's size and architecture, the number of ranks."""
     return {
         "format": FORMAT,
         **settings,

@@ -54,6 +54,7 @@ import inspect
 import math
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,34 +97,34 @@ def train(
 ) -> pd.DataFrame:
     """Train ``model`` on ``train_data``; return its history, one row per evaluation (the
     arguments are described in this module's docstring)."""
-    total_steps, eval_every = check_run(model, train_data, val_data, steps=steps, epochs=epochs,
-        batch_size=batch_size, lr=lr, optimizer=optimizer, schedule=schedule,
-        weight_decay=weight_decay, warmup_steps=warmup_steps, clip_grad_norm=clip_grad_norm,
-        eval_every=eval_every, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-        metrics=metrics, seed=seed)
-    device, net = distributed.place(model, device, batch_size, train_data)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = make_optimizer(optimizer, params, lr=lr, weight_decay=weight_decay, momentum=momentum,
-                         device=device)
-    amp = precision_policy(model, device, mixed_precision)
-    batches = Batches(train_data, batch_size=batch_size, seed=seed, device=device)
-    means = RunningMeans(device)
-    saved = None if checkpoint is None else Checkpoint(checkpoint, fingerprint(  # every setting
-        model, total_steps=total_steps, batch_size=batch_size, lr=lr, optimizer=optimizer,
+    run = check_run(model, train_data, val_data, RunSettings(  # every setting, checked once
+        steps=steps, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
         momentum=momentum, weight_decay=weight_decay, warmup_steps=warmup_steps,
-        schedule=schedule, clip_grad_norm=clip_grad_norm, eval_every=eval_every, bf16=amp,
-        seed=seed), every=checkpoint_every or eval_every)  # that changes what the run computes
+        schedule=schedule, clip_grad_norm=clip_grad_norm, eval_every=eval_every,
+        mixed_precision=mixed_precision, seed=seed),
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, metrics=metrics)
+    device, net = distributed.place(model, device, run.batch_size, train_data)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = make_optimizer(run.optimizer, params, lr=run.lr, weight_decay=run.weight_decay,
+                         momentum=run.momentum, device=device)
+    amp = precision_policy(model, device, run.mixed_precision)
+    batches = Batches(train_data, batch_size=run.batch_size, seed=run.seed, device=device)
+    means = RunningMeans(device)
+    # a checkpoint resumes only a run whose every setting (and model, and precision) matches
+    saved = None if checkpoint is None else Checkpoint(
+        checkpoint, fingerprint(model, **asdict(run), bf16=amp),
+        every=checkpoint_every or run.eval_every)
     ranks = RankState(batches.generator, means, device)
     history, start, seconds_before = saved.resume(model, opt, ranks) if saved else ([], 0, 0.0)
     main = distributed.world().is_main
     started = time.perf_counter()
     model.train()
-    with tqdm(total=total_steps, initial=start, desc="train", leave=False,
+    with tqdm(total=run.steps, initial=start, desc="train", leave=False,
               disable=not (progress_enabled(progress) and main)) as bar:
-        for step in range(start, total_steps):
+        for step in range(start, run.steps):
             fit_threads()  # a core another program takes is a thread less (cheap: once a second)
-            step_lr = learning_rate(step, lr=lr, total_steps=total_steps, warmup_steps=warmup_steps,
-                                    schedule=schedule)
+            step_lr = learning_rate(step, lr=run.lr, total_steps=run.steps,
+                                    warmup_steps=run.warmup_steps, schedule=run.schedule)
             for group in opt.param_groups:
                 group["lr"] = step_lr
             x, y = batches.draw(step)
@@ -133,12 +134,12 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             # the norm before clipping is recorded: it is what the gradient chapters plot
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, clip_grad_norm or math.inf)
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, run.clip_grad_norm or math.inf)
             opt.step()
             means.add(loss, grad_norm)
             bar.update(1)
             done = step + 1
-            if done % eval_every == 0 or done == total_steps:
+            if done % run.eval_every == 0 or done == run.steps:
                 row = {"step": done, "epoch": batches.epoch(done), "lr": step_lr, **means.read()}
                 if val_data is not None and main:
                     scores = evaluate(model, val_data, metrics=metrics, device=device)
@@ -152,7 +153,7 @@ def train(
                 if (stop_on_nan and not math.isfinite(row["train_loss"])) or (
                         stop_when is not None and stop_when(row)):
                     break
-            if saved is not None and saved.due(done, total_steps):
+            if saved is not None and saved.due(done, run.steps):
                 saved.save(model, opt, ranks, step=done, history=history,
                            elapsed_s=seconds_before + time.perf_counter() - started)
     model.eval()
@@ -252,41 +253,78 @@ class RunningMeans:
         self.count = state["count"]
 
 
-def check_run(model: Any, train_data: Any, val_data: Any, *, steps: Any, epochs: Any,
-              batch_size: Any, lr: Any, optimizer: Any, schedule: Any, weight_decay: Any,
-              warmup_steps: Any, clip_grad_norm: Any, eval_every: Any, checkpoint: Any,
-              checkpoint_every: Any, metrics: Any, seed: Any) -> tuple[int, int]:
+@dataclass(frozen=True)
+class RunSettings:
+    """Every setting of one :func:`train` run that changes what it computes, checked when it is
+    made (a bad value fails at once, naming what was expected and given). :func:`train` builds
+    it once from its arguments; :func:`check_run` resolves ``steps`` and ``eval_every`` for
+    the data and the scale; the checkpoint's fingerprint holds every field, so a resumed run
+    whose settings differ in any of them trains again (a field added here is fingerprinted
+    with no further change)."""
+
+    steps: int | None = None
+    epochs: int | None = None
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    schedule: str = "constant"
+    clip_grad_norm: float | None = None
+    eval_every: int | None = None
+    mixed_precision: bool | str = "auto"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.steps is None) == (self.epochs is None):
+            raise ValueError(f"give exactly one of steps or epochs, got steps={self.steps}, "
+                             f"epochs={self.epochs}")
+        for name in ("steps", "epochs", "eval_every"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), minimum=1)
+        check_int("batch_size", self.batch_size, minimum=1)
+        if isinstance(self.lr, list | tuple):
+            raise TypeError(f"lr must be a number, got a {type(self.lr).__name__} (to sweep "
+                            "learning rates, train one model per rate)")
+        check_float("lr", self.lr, minimum=0.0, strict_minimum=True)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_float("momentum", self.momentum, minimum=0.0)
+        check_float("weight_decay", self.weight_decay, minimum=0.0)
+        check_int("warmup_steps", self.warmup_steps, minimum=0)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        if self.clip_grad_norm is not None:
+            check_float("clip_grad_norm", self.clip_grad_norm, minimum=0.0, strict_minimum=True)
+        if self.mixed_precision not in (True, False, "auto"):
+            raise ValueError(f"mixed_precision must be True, False or 'auto', got "
+                             f"{self.mixed_precision!r}")
+        check_int("seed", self.seed, minimum=0)
+
+
+def check_run(model: nn.Module, train_data: Batch | BatchFn, val_data: Batch | None,
+              run: RunSettings, *, checkpoint: str | Path | None = None,
+              checkpoint_every: int | None = None,
+              metrics: dict[str, Metric] | None = None) -> RunSettings:
     """Refuse bad arguments to :func:`train` at once, with a message naming what was expected
-    and given; return the run's length in steps and its steps between evaluations (both as
-    the current scale has them, :func:`~rnn2transformer.settings.steps_at_scale`)."""
+    and given, and return ``run`` resolved: ``steps`` the run's length in steps (``epochs``
+    turned into the steps they make, so the fingerprint holds what the run computes) and
+    ``eval_every`` its steps between evaluations, both as the current scale has them
+    (:func:`~rnn2transformer.settings.steps_at_scale`)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(run, RunSettings):
+        raise TypeError(f"run must be a training.RunSettings, got {type(run).__name__}")
     check_data("train_data", train_data)
     if val_data is not None:
         if callable(val_data):
             raise TypeError("val_data must be a pair (inputs, targets) of tensors, got a function")
         check_data("val_data", val_data)
-    if (steps is None) == (epochs is None):
-        raise ValueError(f"give exactly one of steps or epochs, got steps={steps}, epochs={epochs}")
-    check_int("batch_size", batch_size, minimum=1)
-    if epochs is not None:
-        check_int("epochs", epochs, minimum=1)
+    if run.epochs is not None:
         if callable(train_data):
             raise ValueError("epochs needs train_data as tensors; with a batch function give steps")
-        total_steps = epochs * math.ceil(len(train_data[0]) / batch_size)
+        total_steps = run.epochs * math.ceil(len(train_data[0]) / run.batch_size)
     else:
-        total_steps = check_int("steps", steps, minimum=1)
-    if isinstance(lr, list | tuple):
-        raise TypeError(f"lr must be a number, got a {type(lr).__name__} (to sweep learning "
-                        "rates, train one model per rate)")
-    check_float("lr", lr, minimum=0.0, strict_minimum=True)
-    check_choice("optimizer", optimizer, OPTIMIZERS)
-    check_choice("schedule", schedule, SCHEDULES)
-    check_float("weight_decay", weight_decay, minimum=0.0)
-    check_int("warmup_steps", warmup_steps, minimum=0)
-    check_int("seed", seed, minimum=0)
-    if clip_grad_norm is not None:
-        check_float("clip_grad_norm", clip_grad_norm, minimum=0.0, strict_minimum=True)
+        total_steps = run.steps
     if checkpoint_every is not None:
         check_int("checkpoint_every", checkpoint_every, minimum=1)
     if checkpoint is not None and getattr(train_data, "consecutive", False):
@@ -299,8 +337,8 @@ def check_run(model: Any, train_data: Any, val_data: Any, *, steps: Any, epochs:
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError("model has no trainable parameters (all have requires_grad=False)")
     total_steps, eval_every = steps_at_scale(
-        total_steps, max(1, total_steps // 20) if eval_every is None else eval_every)
-    return total_steps, check_int("eval_every", eval_every, minimum=1)
+        total_steps, max(1, total_steps // 20) if run.eval_every is None else run.eval_every)
+    return replace(run, steps=total_steps, epochs=None, eval_every=eval_every)
 
 
 def check_data(name: str, data: Any) -> None:

@@ -1,5 +1,7 @@
 import math
+import re
 import warnings
+from dataclasses import FrozenInstanceError, fields
 
 import pytest
 import torch
@@ -15,6 +17,7 @@ from rnn2transformer.synthetic import (
 )
 from rnn2transformer.training import (
     AUTOCAST_MIN_PARAMETERS,
+    RunSettings,
     accuracy,
     count_parameters,
     evaluate,
@@ -161,19 +164,66 @@ def test_checkpoint_from_other_settings_is_not_resumed(tmp_path):
         train(LinearRegression(), regression_data(), steps=10, lr=0.5, checkpoint=checkpoint)
 
 
-@pytest.mark.parametrize("changed", [
-    dict(warmup_steps=3), dict(schedule="cosine"), dict(clip_grad_norm=1.0),
-    dict(weight_decay=0.1), dict(optimizer="sgd", momentum=0.5), dict(eval_every=5)])
-def test_a_resumed_run_whose_settings_changed_retrains(tmp_path, changed):
+# One changed value for every field of RunSettings (the base run below is SGD with momentum,
+# 10 steps, evaluated at the end): each must make a finished run's checkpoint train again.
+CHANGED = dict(steps=12, epochs=None, batch_size=32, lr=0.04, optimizer="adam", momentum=0.5,
+               weight_decay=0.1, warmup_steps=3, schedule="cosine", clip_grad_norm=1.0,
+               eval_every=5, mixed_precision=False, seed=1)
+
+
+def test_every_run_setting_has_a_changed_value_to_test():
+    # a setting added to RunSettings is fingerprinted by itself; this makes it tested too
+    assert set(CHANGED) == {f.name for f in fields(RunSettings)}
+
+
+# epochs is resolved into steps before the fingerprint (the test after this one)
+@pytest.mark.parametrize("name", [name for name in CHANGED if name != "epochs"])
+def test_a_resumed_run_whose_settings_changed_retrains(tmp_path, name):
     # a finished run's checkpoint is returned as it is, unless a setting that changes what the
     # run computes differs: then the run is trained again (it once carried on silently)
     checkpoint = tmp_path / "run.pt"
     base = dict(steps=10, eval_every=10, optimizer="sgd", lr=0.05)
     first = train(LinearRegression(), regression_data(), checkpoint=checkpoint, **base)
+    same = train(LinearRegression(), regression_data(), checkpoint=checkpoint, **base)
+    assert same.equals(first)  # resumed: the finished run, as it was
     with pytest.warns(UserWarning, match="other settings"):
         again = train(LinearRegression(), regression_data(), checkpoint=checkpoint,
-                      **{**base, **changed})
-    assert first.step.iloc[-1] == again.step.iloc[-1] == 10  # trained again, to the end
+                      **{**base, name: CHANGED[name]})
+    assert again.step.iloc[-1] == (CHANGED["steps"] if name == "steps" else 10)  # to the end
+
+
+def test_epochs_are_fingerprinted_as_the_steps_they_make(tmp_path):
+    # 4 epochs of one batch each are the 4 steps a steps=4 run takes, the same batches in the
+    # same order: the run is resumed (the finished run comes back); 5 epochs are not
+    checkpoint = tmp_path / "run.pt"
+    x, y = regression_data()
+    first = train(LinearRegression(), (x, y), steps=4, batch_size=len(x), checkpoint=checkpoint)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = train(LinearRegression(), (x, y), epochs=4, batch_size=len(x),
+                     checkpoint=checkpoint)
+    assert same.equals(first)
+    with pytest.warns(UserWarning, match="other settings"):
+        train(LinearRegression(), (x, y), epochs=5, batch_size=len(x), checkpoint=checkpoint)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(steps=0), "steps must be an int >= 1"), (dict(steps=None), "exactly one of steps"),
+    (dict(epochs=2), "exactly one of steps"), (dict(batch_size=1.5), "batch_size must be an int"),
+    (dict(lr=[1e-3, 1e-2]), "train one model per rate"), (dict(optimizer="lion"), "optimizer"),
+    (dict(momentum=-0.1), "momentum must be >= 0"), (dict(schedule="step"), "schedule"),
+    (dict(clip_grad_norm=0), "clip_grad_norm must be > 0"),
+    (dict(mixed_precision="bf16"), "mixed_precision must be True, False or 'auto'"),
+    (dict(seed=-1), "seed must be an int >= 0"), (dict(eval_every=0), "eval_every")])
+def test_run_settings_refuse_bad_values_at_once(bad, message):
+    with pytest.raises((TypeError, ValueError), match=re.escape(message)):
+        RunSettings(**{"steps": 10, **bad})
+
+
+def test_run_settings_are_frozen():
+    run = RunSettings(steps=10)
+    with pytest.raises(FrozenInstanceError):
+        run.lr = 1.0
 
 
 def test_clipping_records_the_norm_before_clipping():
