@@ -87,8 +87,13 @@ def test_the_throughput_sweep_counts_a_setting_only_when_its_rounds_decide_it():
     noisy = [10.0, 30.0, 12.0], [11.0, 25.0, 14.0]  # the spread swamps the difference
     read = where_transformer_leads(_sweep([clear[0], noisy[0]], [clear[1], noisy[1]]))
     assert (read["settings"], read["leads"], read["behind"]) == (2, 1, 0)
-    assert "in 1 the two are within noise" in read["sentence"]
+    assert "and the two are within noise of each other in 1;" in read["sentence"]
     assert "3 paired rounds" in read["sentence"]
+    tie = where_transformer_leads(_sweep([noisy[0], noisy[1]], [noisy[1], noisy[0]]))
+    assert (tie["leads"], tie["behind"]) == (0, 0)  # once "measured (...),  and in 2 the two"
+    assert tie["sentence"].startswith("of the 2 settings measured (each decided over 3 paired "
+                                      "rounds), the two are within noise of each other in "
+                                      "every one of them;")
     lstm_ahead = where_transformer_leads(_sweep([clear[1], clear[1]], [clear[0], clear[0]]))
     assert lstm_ahead["sentence"].startswith("the LSTM trains more tokens per second")
     # a results file saved before the rounds were kept: read median against median, said so

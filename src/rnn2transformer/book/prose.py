@@ -54,15 +54,18 @@ def where_transformer_leads(sweep: pd.DataFrame) -> dict[str, object]:
         sentence = (f"the Transformer trains more tokens per second than the LSTM in every one "
                     f"of the {n} settings measured ({how}), up to {ratio.max():.2f} times as "
                     f"many (width {best[0]}, length {best[1]})")
-    else:
+    else:  # mixed, or every setting within noise
         where = ", ".join(f"width {w} and length {t}" for w, t in leads)
         parts = ([f"the Transformer trains more tokens per second than the LSTM in {k} ({where})"]
                  if k else []) + ([f"the LSTM trains more tokens per second than the "
                                    f"Transformer in {m}"] if m else [])
-        sentence = (f"of the {n} settings measured ({how}), " + ", ".join(parts)
-                    + f"{',' if len(parts) > 1 else ''} and in {n - k - m} the two are within "
-                    f"noise of each other; the Transformer's rate is at most "
-                    f"{ratio.max():.2f} times the LSTM's (width {best[0]}, length {best[1]})")
+        tie = n - k - m
+        parts += [f"the two are within noise of each other in "
+                  f"{'every one of them' if tie == n else tie}"] if tie else []
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        sentence = (f"of the {n} settings measured ({how}), {listed}; the Transformer's rate is "
+                    f"at most {ratio.max():.2f} times the LSTM's (width {best[0]}, length "
+                    f"{best[1]})")
     return {"ratio": ratio, "settings": n, "leads": k, "behind": m,
             "best_ratio": float(ratio.max()), "best_width": int(best[0]),
             "best_length": int(best[1]), "sentence": sentence}
