@@ -1,7 +1,8 @@
 """The chapters keep the house rules the code review of 2026-12-04 asked for: a claim's row is
 read where the book's verdict needs it and glued by the chapter that decides it; every glued
 key is read and glued once; no shown cell chooses a sentence in code or runs past 40 lines;
-prose assembly stays a small share of the chapters' code (rnn2transformer.book.cellstats)."""
+prose assembly does not grow back above its ceiling on the way to the review's 15%
+(rnn2transformer.book.cellstats)."""
 
 import re
 from collections import Counter
@@ -65,3 +66,14 @@ def test_no_shown_cell_chooses_a_sentence_or_runs_long(md):
     assert not stats["shown cells over the limit"], (
         f"{md.name}: shown cells at lines {stats['shown cells over the limit']} have more than "
         f"{cellstats.MAX_SHOWN_LINES} lines of code (imports not counted)")
+
+
+def test_prose_assembly_does_not_grow_back():
+    # the review's target is 15% (cellstats.MAX_PROSE_SHARE); until the chapters reach it, the
+    # share may not rise above where it stands (cellstats.PROSE_CEILING, lowered as they improve)
+    share = cellstats.book_prose_share(CHAPTERS)
+    assert share <= cellstats.PROSE_CEILING, (
+        f"prose assembly is {share:.1%} of the chapters' code lines, above the ceiling of "
+        f"{cellstats.PROSE_CEILING:.1%}: glue numbers and decisions, and write the sentences in "
+        "the Markdown around them (python -m rnn2transformer.book.cellstats shows each chapter)")
+    assert cellstats.PROSE_CEILING >= cellstats.MAX_PROSE_SHARE  # at the target: keep it there
