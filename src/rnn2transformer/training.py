@@ -295,9 +295,7 @@ class RunSettings:
         check_choice("schedule", self.schedule, SCHEDULES)
         if self.clip_grad_norm is not None:
             check_float("clip_grad_norm", self.clip_grad_norm, minimum=0.0, strict_minimum=True)
-        if self.mixed_precision not in (True, False, "auto"):
-            raise ValueError(f"mixed_precision must be True, False or 'auto', got "
-                             f"{self.mixed_precision!r}")
+        check_precision(self.mixed_precision)
         check_int("seed", self.seed, minimum=0)
 
 
@@ -390,6 +388,14 @@ def make_optimizer(
                            foreach=foreach)
 
 
+def check_precision(mixed_precision: Any) -> bool | str:
+    """Return ``mixed_precision`` if it is True, False or ``"auto"`` (1 and 0 are refused: they
+    compare equal to True and False but name no policy)."""
+    if not any(mixed_precision is choice for choice in (True, False)) and mixed_precision != "auto":
+        raise ValueError(f"mixed_precision must be True, False or 'auto', got {mixed_precision!r}")
+    return mixed_precision
+
+
 def use_autocast(model: nn.Module, device: torch.device, mixed_precision: bool | str) -> bool:
     """Whether :func:`train` runs ``model``'s forward pass under bf16 autocast on ``device``.
 
@@ -397,8 +403,7 @@ def use_autocast(model: nn.Module, device: torch.device, mixed_precision: bool |
     bf16 only on CUDA and only for models of at least ``AUTOCAST_MIN_PARAMETERS`` parameters;
     smaller ones train in float32 with TF32 matrix products. Never on other devices.
     """
-    if mixed_precision not in (True, False, "auto"):
-        raise ValueError(f"mixed_precision must be True, False or 'auto', got {mixed_precision!r}")
+    check_precision(mixed_precision)
     if device.type != "cuda" or mixed_precision is False:
         return False
     if mixed_precision is True:

@@ -214,6 +214,7 @@ def test_epochs_are_fingerprinted_as_the_steps_they_make(tmp_path):
     (dict(momentum=-0.1), "momentum must be >= 0"), (dict(schedule="step"), "schedule"),
     (dict(clip_grad_norm=0), "clip_grad_norm must be > 0"),
     (dict(mixed_precision="bf16"), "mixed_precision must be True, False or 'auto'"),
+    (dict(mixed_precision=1), "mixed_precision must be True, False or 'auto'"),  # once read as auto
     (dict(seed=-1), "seed must be an int >= 0"), (dict(eval_every=0), "eval_every")])
 def test_run_settings_refuse_bad_values_at_once(bad, message):
     with pytest.raises((TypeError, ValueError), match=re.escape(message)):
