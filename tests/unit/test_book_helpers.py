@@ -190,6 +190,9 @@ def test_against_baseline_reads_a_final_loss():
     assert against_baseline(0.09, 1 / 6, solved_below=0.01) == "partway"
     assert against_baseline(0.001, 1 / 6, solved_below=0.01) == "solved"
     assert against_baseline(float("nan"), 1 / 6, solved_below=0.01) == "diverged"
+    assert against_baseline(5e13, 1 / 6, solved_below=0.01) == "diverged"  # blew up, finite
+    assert against_baseline(1.6, 1 / 6, solved_below=0.01) == "baseline"  # under ten times it
+    assert against_baseline(1.7, 1 / 6, solved_below=0.01) == "diverged"
     assert against_baseline(np.float64(0.2), 1 / 6, solved_below=0.01) == "baseline"
     with pytest.raises(ValueError, match="need 0 < solved_below < baseline"):
         against_baseline(0.1, 1 / 6, solved_below=0.5)

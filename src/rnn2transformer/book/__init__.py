@@ -78,18 +78,25 @@ def glue(name: str, value: object, *, display: bool = False) -> object:
     return value
 
 
+# A final loss this many times the loss of a model that learned nothing has blown up: chapter 3's
+# unclipped RNN ended at 5e13 against the adding problem's 1/6, finite, and was read "baseline".
+DIVERGED_ABOVE = 10
+
+
 def against_baseline(value: float, baseline: float, *, solved_below: float) -> str:
     """Where a final loss stands, so a sentence about who learned a task follows the run:
-    ``"diverged"`` (not a finite number), ``"solved"`` (below ``solved_below``), ``"baseline"``
-    (above nine tenths of ``baseline``, the loss of a model that learned nothing) or
-    ``"partway"``. Chapters phrase their verdicts from it, on every device."""
+    ``"diverged"`` (not a finite number, or above :data:`DIVERGED_ABOVE` times ``baseline``:
+    a loss that blew up, even where it has not yet overflowed), ``"solved"`` (below
+    ``solved_below``), ``"baseline"`` (above nine tenths of ``baseline``, the loss of a model
+    that learned nothing) or ``"partway"``. Chapters phrase their verdicts from it, on every
+    device."""
     for name, number in [("value", value), ("baseline", baseline), ("solved_below", solved_below)]:
         if isinstance(number, bool) or not isinstance(number, int | float | np.floating):
             raise TypeError(f"{name} must be a number, got {type(number).__name__}")
     if not (np.isfinite(baseline) and baseline > 0 and 0 < solved_below < baseline):
         raise ValueError(f"need 0 < solved_below < baseline, got solved_below={solved_below}, "
                          f"baseline={baseline}")
-    if not np.isfinite(value):
+    if not np.isfinite(value) or value > DIVERGED_ABOVE * baseline:
         return "diverged"
     if value < solved_below:
         return "solved"
