@@ -174,3 +174,11 @@ def test_a_sliding_window_keeps_the_last_w_positions():
     assert torch.equal(local, (j <= i) & (j > i - 3))
     with pytest.raises(ValueError, match="window"):
         causal_mask(9, window=0)
+
+
+def test_copied_weights_refuse_a_bias_on_one_side_or_another_shape():
+    # The one copy (models.shared.copy_parameters) that every parity test's weights go through.
+    with pytest.raises(ValueError, match="in_b: one module has biases"):
+        copy_attention_weights(MultiHeadAttention(8, 2), nn.MultiheadAttention(8, 2, bias=False))
+    with pytest.raises(ValueError, match=r"in_w: shapes differ, \(24, 8\) vs \(48, 16\)"):
+        copy_attention_weights(MultiHeadAttention(8, 2), nn.MultiheadAttention(16, 2))

@@ -88,3 +88,22 @@ def test_carried_numbers_count_the_state_a_model_really_carries(layers):
         return s.numel() if torch.is_tensor(s) else sum(numbers(t) for t in s if t is not None)
 
     assert m.carried_numbers(T) == sum(numbers(layer) for layer in state)
+
+
+def test_a_hybrid_of_mingru_layers_is_chapter_10s_linear_rnn_model():
+    # Both are the one BlockStack: the same mixers in the same order draw the same weights.
+    from rnn2transformer.models.linear_rnn import LinearRNNConfig, LinearRNNModel
+
+    torch.manual_seed(0)
+    hybrid = HybridModel(HybridConfig(layers=["mingru"] * 2, short_conv=None, vocab_size=65,
+                                      output_size=65))
+    torch.manual_seed(0)
+    linear = LinearRNNModel(LinearRNNConfig(kind="mingru", n_layers=2))
+    assert list(hybrid.state_dict()) == list(linear.state_dict())
+    x = torch.randint(0, 65, (2, 9))
+    torch.testing.assert_close(hybrid(x, x)[1], linear(x, x)[1], rtol=0, atol=0)
+    out, state = hybrid.forward_cached(x)
+    with pytest.raises(ValueError, match="one entry per layer"):
+        hybrid.forward_from(x, state[:1])
+    with pytest.raises(ValueError, match="one tensor per layer"):
+        linear.forward_from(x, state[:1])

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_int, check_tensor
-from .shared import check_config, task_loss
+from .shared import check_config, copy_parameters, task_loss
 
 KVCache = tuple[torch.Tensor, torch.Tensor]  # keys and values, each (B, H, t, d_k)
 
@@ -225,18 +225,7 @@ def copy_attention_weights(source: nn.Module, target: nn.Module) -> None:
         raise TypeError("expected MultiHeadAttention or torch.nn.MultiheadAttention, got "
                         f"{type(module).__name__}")
 
-    src, dst = params(source), params(target)
-    with torch.no_grad():
-        for name in src:
-            if (src[name] is None) != (dst[name] is None):
-                raise ValueError(f"{name}: one module has biases and the other does not")
-            if src[name] is None:
-                continue
-            if src[name].shape != dst[name].shape:
-                raise ValueError(
-                    f"{name}: shapes differ, {tuple(src[name].shape)} vs {tuple(dst[name].shape)}"
-                )
-            dst[name].copy_(src[name])
+    copy_parameters(params(source), params(target))
 
 
 @dataclass

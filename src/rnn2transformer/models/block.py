@@ -10,7 +10,8 @@ and the paper's post-norm, x = LN(x + Mixer(x)), x = LN(x + FFN(x)). Swap the mi
 same block is every model of the book's last chapters: self-attention (the Transformer,
 :mod:`.transformer`), minGRU or minLSTM (:mod:`.linear_rnn`), an LSTM, linear attention or the
 delta rule (:mod:`.matrix_state`), and a stack whose layers hold different mixers is a hybrid
-(:mod:`.hybrid`).
+(:mod:`.hybrid`). :class:`BlockStack` is the language model around such blocks that the
+linear-recurrent and hybrid models share: embedding, blocks, layer norm, readout.
 
 A mixer is any module with ``forward(x, state=None, **options) -> (out, state)`` over
 ``x`` of shape (B, T, d): ``state`` is what it carries from one token to the next (a
@@ -20,10 +21,13 @@ are passed through (attention's ``mask``, ``need_weights``, ``is_causal``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import torch
 from torch import nn
 
-from .._checks import check_int
+from .._checks import check_int, check_tensor
+from .shared import readout, through_layers
 
 
 class Block(nn.Module):
@@ -69,3 +73,48 @@ class Block(nn.Module):
             x = self.norm1(add(x, read))  # LN(x + Mixer(x))
             x = self.norm2(add(x, self.feed_forward(x)))  # LN(x + FFN(x))
         return x, state
+
+
+class BlockStack(nn.Module):
+    """Embedding -> the blocks ``make_blocks()`` returns -> layer norm -> linear head: the
+    language model around a stack of :class:`Block` (:mod:`.linear_rnn`, :mod:`.hybrid`).
+    ``config`` gives ``vocab_size``, ``d_model``, ``output_size``, ``readout`` and ``loss``.
+
+    ``forward(x, targets) -> (out, loss)`` like every task model of the book;
+    ``forward_from(x, state)`` continues from ``state``, one entry per layer (what each mixer
+    carries), and ``forward_cached`` is the same without gradients, for generation.
+    """
+
+    entry = "entry"  # what one layer's state is, as an error about the state names it
+
+    def __init__(self, config: object, make_blocks: Callable[[], Iterable[nn.Module]]) -> None:
+        super().__init__()
+        self.config = c = config
+        self.embed = nn.Embedding(c.vocab_size, c.d_model)
+        # The blocks are made after the embedding and before the head, so a seeded model draws
+        # its initial weights in this order (the book's figures depend on it).
+        self.blocks = nn.ModuleList(make_blocks())
+        self.norm = nn.LayerNorm(c.d_model)
+        self.head = nn.Linear(c.d_model, c.output_size)
+
+    def forward_from(self, x: torch.Tensor, state: list | None = None
+                     ) -> tuple[torch.Tensor, list]:
+        """Outputs for ``x`` (B, T) of ids from ``state`` (None: every layer starts empty), and
+        the state after the last token: one entry per layer."""
+        check_tensor("x", x, ndim=2, dtype_kind="int")
+        h, new_state = through_layers(self.blocks, self.embed(x), state, entry=self.entry)
+        return self.head(self.norm(h)), new_state
+
+    @torch.no_grad()
+    def forward_cached(self, x: torch.Tensor, state: list | None = None
+                       ) -> tuple[torch.Tensor, list]:
+        """:meth:`forward_from` without gradients, for generation one token at a time."""
+        return self.forward_from(x, state)
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        check_tensor("x", x, ndim=2, dtype_kind="int")
+        h = self.embed(x)
+        for block in self.blocks:
+            h, _ = block(h)
+        return readout(self.norm(h), self.head, targets, self.config)

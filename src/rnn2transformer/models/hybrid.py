@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .._checks import check_choice, check_int, check_tensor
+from .._checks import check_choice, check_int
 from .attention import SelfAttention
-from .block import Block
+from .block import Block, BlockStack
 from .linear_rnn import MinGRU
 from .matrix_state import DeltaNet, LinearAttention, ShortConv, state_size
-from .shared import check_config, readout, through_layers
+from .shared import check_config
 
 MIXERS = ("attention", "lstm", "mingru", "mingru_signed", "linear_attention", "deltanet",
           "deltanet_signed", "gated_deltanet")
@@ -125,27 +125,25 @@ class HybridConfig:
         check_choice("loss", self.loss, ("mse", "cross_entropy"))
 
 
-class HybridModel(nn.Module):
+def hybrid_layer(name: str, c: HybridConfig) -> Block:
+    """One layer of a hybrid: the mixer ``name`` (behind a short convolution where ``c`` asks
+    for one) in a :class:`~.block.Block`."""
+    mixer = make_mixer(name, c.d_model, n_heads=c.n_heads, d_key=c.d_key, chunk=c.chunk)
+    if c.short_conv:
+        mixer = Convolved(ShortConv(c.d_model, c.short_conv), mixer)
+    return Block(mixer, c.d_model, c.d_ff)
+
+
+class HybridModel(BlockStack):
     """Embedding -> one :class:`~.block.Block` per entry of ``config.layers`` -> layer norm ->
     readout. ``forward(x, targets) -> (out, loss)``; ``forward_cached(x, state)`` continues
     from a state that holds one entry per layer (a recurrent layer's fixed-size state, an
     attention layer's growing cache)."""
 
     def __init__(self, config: HybridConfig) -> None:
-        super().__init__()
         if not isinstance(config, HybridConfig):
             raise TypeError(f"config must be a HybridConfig, got {type(config).__name__}")
-        self.config = c = config
-        self.embed = nn.Embedding(c.vocab_size, c.d_model)
-        blocks = []
-        for name in c.layers:
-            mixer = make_mixer(name, c.d_model, n_heads=c.n_heads, d_key=c.d_key, chunk=c.chunk)
-            if c.short_conv:
-                mixer = Convolved(ShortConv(c.d_model, c.short_conv), mixer)
-            blocks.append(Block(mixer, c.d_model, c.d_ff))
-        self.blocks = nn.ModuleList(blocks)
-        self.norm = nn.LayerNorm(c.d_model)
-        self.head = nn.Linear(c.d_model, c.output_size)
+        super().__init__(config, lambda: [hybrid_layer(name, config) for name in config.layers])
 
     def carried_numbers(self, position: int) -> int:
         """Numbers this model carries per sequence from token ``position`` to the next: each
@@ -167,25 +165,3 @@ class HybridModel(nn.Module):
             else:
                 total += state_size(mixer)
         return total
-
-    def forward_from(self, x: torch.Tensor, state: list | None = None
-                     ) -> tuple[torch.Tensor, list]:
-        """Outputs for ``x`` (B, T) of ids from ``state`` (None: the start), and the state after
-        the last token: one entry per layer."""
-        check_tensor("x", x, ndim=2, dtype_kind="int")
-        h, new_state = through_layers(self.blocks, self.embed(x), state)
-        return self.head(self.norm(h)), new_state
-
-    @torch.no_grad()
-    def forward_cached(self, x: torch.Tensor, state: list | None = None
-                       ) -> tuple[torch.Tensor, list]:
-        """:meth:`forward_from` without gradients, for generation one token at a time."""
-        return self.forward_from(x, state)
-
-    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        check_tensor("x", x, ndim=2, dtype_kind="int")
-        h = self.embed(x)
-        for block in self.blocks:
-            h, _ = block(h)
-        return readout(self.norm(h), self.head, targets, self.config)

@@ -43,9 +43,9 @@ import torch
 from torch import nn
 
 from .._checks import check_choice, check_int, check_tensor
-from .block import Block
+from .block import Block, BlockStack
 from .rnn import check_sequence
-from .shared import check_config, readout, through_layers
+from .shared import check_config
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> None:
@@ -255,7 +255,7 @@ class LinearRNNBlock(Block):
         super().__init__(CELLS[kind](d_model, d_model, scan=scan), d_model, d_ff)
 
 
-class LinearRNNModel(nn.Module):
+class LinearRNNModel(BlockStack):
     """Embedding -> ``n_layers`` :class:`LinearRNNBlock` -> layer norm -> readout.
 
     ``forward(x, targets) -> (out, loss)`` like every task model of the book. No position
@@ -263,35 +263,11 @@ class LinearRNNModel(nn.Module):
     state that has one (B, d) vector per layer, however long the past.
     """
 
+    entry = "tensor"
+
     def __init__(self, config: LinearRNNConfig) -> None:
-        super().__init__()
         if not isinstance(config, LinearRNNConfig):
             raise TypeError(f"config must be a LinearRNNConfig, got {type(config).__name__}")
-        self.config = c = config
-        self.embed = nn.Embedding(c.vocab_size, c.d_model)
-        self.blocks = nn.ModuleList(LinearRNNBlock(c.kind, c.d_model, c.d_ff, scan=c.scan)
-                                    for _ in range(c.n_layers))
-        self.norm = nn.LayerNorm(c.d_model)
-        self.head = nn.Linear(c.d_model, c.output_size)
-
-    def forward_from(self, x: torch.Tensor, state: list[torch.Tensor] | None = None
-                     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Outputs for ``x`` (B, T) of ids, starting from ``state`` (None: zeros), and the
-        state after the last step: one (B, d_model) tensor per layer."""
-        check_tensor("x", x, ndim=2, dtype_kind="int")
-        h, new_state = through_layers(self.blocks, self.embed(x), state, entry="tensor")
-        return self.head(self.norm(h)), new_state
-
-    @torch.no_grad()
-    def forward_cached(self, x: torch.Tensor, state: list[torch.Tensor] | None = None
-                       ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """:meth:`forward_from` without gradients, for generation one token at a time."""
-        return self.forward_from(x, state)
-
-    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        check_tensor("x", x, ndim=2, dtype_kind="int")
-        h = self.embed(x)
-        for block in self.blocks:
-            h, _ = block(h)
-        return readout(self.norm(h), self.head, targets, self.config)
+        super().__init__(config, lambda: [
+            LinearRNNBlock(config.kind, config.d_model, config.d_ff, scan=config.scan)
+            for _ in range(config.n_layers)])

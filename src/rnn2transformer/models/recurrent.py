@@ -26,7 +26,7 @@ from .._checks import check_choice, check_int, check_tensor
 from .gru import GRU
 from .lstm import LSTM
 from .rnn import NONLINEARITIES, RNN
-from .shared import evaluating, readout, task_loss
+from .shared import copy_parameters, evaluating, readout, task_loss
 
 KINDS = ("rnn", "lstm", "gru")
 RECURRENT_INITS = ("default", "identity")
@@ -53,13 +53,7 @@ def copy_weights(source: nn.Module, target: nn.Module) -> None:
     target_kind, dst = _recurrent_params(target)
     if source_kind != target_kind:
         raise TypeError(f"cannot copy {source_kind} weights into an {target_kind}")
-    with torch.no_grad():
-        for name in _WEIGHTS:
-            if src[name].shape != dst[name].shape:
-                raise ValueError(
-                    f"{name}: shapes differ, {tuple(src[name].shape)} vs {tuple(dst[name].shape)}"
-                )
-            dst[name].copy_(src[name])
+    copy_parameters(src, dst)
 
 
 @dataclass

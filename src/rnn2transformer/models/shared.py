@@ -1,5 +1,6 @@
-"""What every model family shares: the task loss, a parameter count, and evaluating a model
-with its training mode restored afterwards.
+"""What every model family shares: the task loss, the readout, a parameter count, the weight
+copies behind the parity tests, and evaluating a model with its training mode restored
+afterwards.
 
 The models are the package's bottom floor beside the data: this file imports only torch, so
 ``rnn2transformer.models`` can be used without the training loop or the book.
@@ -58,6 +59,24 @@ def through_layers(blocks: nn.ModuleList, h: torch.Tensor, states: list | None, 
         h, carried = block(h, None if states is None else states[i])
         new.append(carried)
     return h, new
+
+
+def copy_parameters(source: dict[str, torch.Tensor | None],
+                    target: dict[str, torch.Tensor | None]) -> None:
+    """Copy each named tensor of ``source`` into the tensor of the same name in ``target``: the
+    weight copies behind the parity tests, between a scratch module and its torch counterpart.
+    A bias on one side only, or shapes that differ, fail naming the tensor."""
+    with torch.no_grad():
+        for name, src in source.items():
+            dst = target[name]
+            if (src is None) != (dst is None):
+                raise ValueError(f"{name}: one module has biases and the other does not")
+            if src is None:
+                continue
+            if src.shape != dst.shape:
+                raise ValueError(f"{name}: shapes differ, {tuple(src.shape)} vs "
+                                 f"{tuple(dst.shape)}")
+            dst.copy_(src)
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
