@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rnn2transformer.book import claims
-from rnn2transformer.book.claims import Claim, gated_verdict, glue_claim, learned
+from rnn2transformer.book.claims import Claim, below_count, gated_verdict, glue_claim, learned
 from rnn2transformer.evidence import compare, compare_seeds, over_seeds
 
 
@@ -110,3 +110,14 @@ def test_bad_claims_are_refused():
         Claim("race", comparison, lead="x", unit="y", budget="")
     with pytest.raises(ValueError, match="results must map"):
         learned({}, 1.0, rule="below", unit="bits")
+
+
+def test_below_count_is_the_ladders_gate_at_the_rung_asked():
+    ladder = {"bigram": 2.9, "4-gram": 2.2}
+    gate = below_count({"LSTM": 2.0, "Transformer": 2.5}, ladder)
+    assert not gate.passed
+    assert gate.rule == "every model below the count 4-gram (2.20 bits/char)"
+    assert gate.found.startswith("Transformer did not")
+    assert below_count({"LSTM": 2.0, "Transformer": 2.5}, ladder, "bigram").passed
+    with pytest.raises(ValueError, match=r"rungs \['bigram', '4-gram'\], got '5-gram'"):
+        below_count({"LSTM": 2.0}, ladder, "5-gram")

@@ -73,6 +73,16 @@ def learned(results: Mapping[str, float], bar: float, *, rule: str, unit: str,
                 found=found)
 
 
+def below_count(results: Mapping[str, float], counts: Mapping[str, float],
+                order: str = "4-gram") -> Gate:
+    """The language models' gate, a rung of the n-gram ladder: every model in ``results``
+    (bits per character) ends below the count model ``order`` of ``counts`` (the ladder, as
+    ``ngram_baselines`` or ``lms.baselines`` give it: "bigram", "4-gram", ...)."""
+    if order not in counts:
+        raise ValueError(f"order must be one of the ladder's rungs {list(counts)}, got {order!r}")
+    return learned(results, counts[order], rule=f"below the count {order}", unit="bits/char")
+
+
 @dataclass(frozen=True)
 class Claim:
     """One claim of the book, decided: ``comparison`` (from :func:`~rnn2transformer.evidence.
