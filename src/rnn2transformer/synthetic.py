@@ -101,6 +101,22 @@ def batch_function(task, *args: object, batch_size: int = 64):
     return draw
 
 
+def varied_length_batches(task, min_length: int, max_length: int, *, batch_size: int = 64):
+    """:func:`batch_function` for a task ``task(batch_size, length, generator=g)`` whose length
+    changes from batch to batch: one length in [min_length, max_length] per batch, drawn with
+    the batch's generator (so a seeded run is repeatable). It is not marked
+    :func:`draws_on_device`: the length is a number the CPU generator it is handed draws."""
+    check_int("min_length", min_length, minimum=1)
+    check_int("max_length", max_length, minimum=min_length)
+    check_int("batch_size", batch_size, minimum=1)
+
+    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        length = int(torch.randint(min_length, max_length + 1, (1,), generator=generator))
+        return task(batch_size, length, generator=generator)
+
+    return draw
+
+
 def adding_batches(length: int, *, batch_size: int = 64):
     """Batches of :func:`adding_problem` for :func:`rnn2transformer.train`."""
     return batch_function(adding_problem, length, batch_size=batch_size)
@@ -168,16 +184,8 @@ def parity(
 
 
 def parity_batches(min_length: int, max_length: int, *, batch_size: int = 64):
-    """A batch function drawing, for each batch, one length in [min_length, max_length]."""
-    check_int("min_length", min_length, minimum=1)
-    check_int("max_length", max_length, minimum=min_length)
-    check_int("batch_size", batch_size, minimum=1)
-
-    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        length = int(torch.randint(min_length, max_length + 1, (1,), generator=generator))
-        return parity(batch_size, length, generator=generator)
-
-    return draw
+    """A batch function of :func:`parity`, one length in [min_length, max_length] per batch."""
+    return varied_length_batches(parity, min_length, max_length, batch_size=batch_size)
 
 
 def running_parity(
@@ -198,16 +206,9 @@ def running_parity(
 
 def running_parity_batches(min_length: int, max_length: int, *, batch_size: int = 64):
     """A batch function of :func:`running_parity`, one length in [min_length, max_length] per
-    batch (drawn with the batch's generator, so a seeded run is repeatable)."""
-    check_int("min_length", min_length, minimum=1)
-    check_int("max_length", max_length, minimum=min_length)
-    check_int("batch_size", batch_size, minimum=1)
-
-    def draw(generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        length = int(torch.randint(min_length, max_length + 1, (1,), generator=generator))
-        return running_parity(batch_size, length, generator=generator)
-
-    return draw
+    batch."""
+    return varied_length_batches(running_parity, min_length, max_length,
+                                 batch_size=batch_size)
 
 
 # --- a task whose correct alignment is known ---------------------------------------------------
