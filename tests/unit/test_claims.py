@@ -121,3 +121,14 @@ def test_below_count_is_the_ladders_gate_at_the_rung_asked():
     assert below_count({"LSTM": 2.0, "Transformer": 2.5}, ladder, "bigram").passed
     with pytest.raises(ValueError, match=r"rungs \['bigram', '4-gram'\], got '5-gram'"):
         below_count({"LSTM": 2.0}, ladder, "5-gram")
+
+
+def test_two_gates_joined_pass_only_when_both_pass():
+    fits = learned({"LSTM": 99.0}, 95.0, rule="fitted", unit="%", lower_is_better=False)
+    cue = learned({"LSTM": 60.0}, 70.0, rule="above the cue", unit="%", lower_is_better=False)
+    both = fits & cue
+    assert (fits & fits).passed and not both.passed and not (cue & fits).passed
+    assert both.rule == f"{fits.rule}, and {cue.rule}"
+    assert both.found == f"{fits.found}; {cue.found}"
+    with pytest.raises(TypeError):
+        fits & True

@@ -50,6 +50,13 @@ class Gate:
     def sentence(self) -> str:
         return f"{self.rule}: {self.found}"
 
+    def __and__(self, other: Gate) -> Gate:
+        """``first & second``: the gate of a claim that needs both, passed when each passed."""
+        if not isinstance(other, Gate):
+            return NotImplemented
+        return Gate(passed=self.passed and other.passed, rule=f"{self.rule}, and {other.rule}",
+                    found=f"{self.found}; {other.found}")
+
 
 def learned(results: Mapping[str, float], bar: float, *, rule: str, unit: str,
             lower_is_better: bool = True, digits: int = 2) -> Gate:
