@@ -16,8 +16,8 @@ ROOT = Path(__file__).parents[2]
 CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
 PAGES = CHAPTERS + sorted((ROOT / "book").glob("*.md"))
 CLAIM = re.compile(r"[Cc]laim\(\s*\"([a-z0-9_]+)\"")
-GLUED = re.compile(r"\bglue\(\s*\"([a-z0-9_]+)\"")
-READ = re.compile(r"\{glue(?::\w+)?\}`(?:([0-9a-z_]+)\.md::)?([a-z0-9_]+)")
+GLUED = re.compile(r"\bglue\(\s*\"(\w+)\"")
+READ = re.compile(r"\{glue(?::\w+)?\}`(?:([0-9a-z_]+)\.md::)?(\w+)")
 
 
 def code(path):
