@@ -52,9 +52,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_choice, check_float, check_int, check_tensor
-from .attention import KVCache, MultiHeadAttention, copy_attention_weights
+from .attention import KVCache, MultiHeadAttention
 from .shared import check_config, evaluating
-from .transformer import TransformerBlock, sinusoidal_positions
+from .transformer import TransformerBlock, copy_layer_weights, sinusoidal_positions
 
 ATTENTIONS = ("none", "additive", "dot", "general")
 
@@ -539,12 +539,6 @@ class TransformerSeq2Seq(nn.Module):
 
 def copy_decoder_block_weights(source: nn.Module, target: nn.Module) -> None:
     """Copy weights between :class:`DecoderBlock` and ``torch.nn.TransformerDecoderLayer``."""
-    for module in (source, target):
-        if not isinstance(module, DecoderBlock | nn.TransformerDecoderLayer):
-            raise TypeError("expected DecoderBlock or nn.TransformerDecoderLayer, got "
-                            f"{type(module).__name__}")
-    copy_attention_weights(source.self_attn, target.self_attn)
-    copy_attention_weights(source.multihead_attn, target.multihead_attn)
-    with torch.no_grad():
-        for name in ("linear1", "linear2", "norm1", "norm2", "norm3"):
-            getattr(target, name).load_state_dict(getattr(source, name).state_dict())
+    copy_layer_weights(source, target, ours=DecoderBlock, theirs=nn.TransformerDecoderLayer,
+                       attentions=("self_attn", "multihead_attn"),
+                       parts=("linear1", "linear2", "norm1", "norm2", "norm3"))

@@ -95,16 +95,26 @@ class TransformerBlock(Block):
         return self(x, cache, is_causal=True)
 
 
+def copy_layer_weights(source: nn.Module, target: nn.Module, *, ours: type, theirs: type,
+                       attentions: tuple[str, ...] = ("self_attn",),
+                       parts: tuple[str, ...] = ("linear1", "linear2", "norm1", "norm2")) -> None:
+    """Copy weights between one of our layers (``ours``) and its torch counterpart (``theirs``),
+    either way: the attention modules named in ``attentions`` and the submodules in ``parts``,
+    which both name alike. The parity tests' weight copy for encoder and decoder blocks."""
+    for module in (source, target):
+        if not isinstance(module, ours | theirs):
+            raise TypeError(f"expected {ours.__name__} or nn.{theirs.__name__}, got "
+                            f"{type(module).__name__}")
+    for name in attentions:
+        copy_attention_weights(getattr(source, name), getattr(target, name))
+    with torch.no_grad():
+        for name in parts:
+            getattr(target, name).load_state_dict(getattr(source, name).state_dict())
+
+
 def copy_block_weights(source: nn.Module, target: nn.Module) -> None:
     """Copy weights between :class:`TransformerBlock` and ``torch.nn.TransformerEncoderLayer``."""
-    for module in (source, target):
-        if not isinstance(module, TransformerBlock | nn.TransformerEncoderLayer):
-            raise TypeError("expected TransformerBlock or nn.TransformerEncoderLayer, got "
-                            f"{type(module).__name__}")
-    copy_attention_weights(source.self_attn, target.self_attn)
-    with torch.no_grad():
-        for name in ("linear1", "linear2", "norm1", "norm2"):
-            getattr(target, name).load_state_dict(getattr(source, name).state_dict())
+    copy_layer_weights(source, target, ours=TransformerBlock, theirs=nn.TransformerEncoderLayer)
 
 
 @dataclass
