@@ -76,33 +76,36 @@ class Block(nn.Module):
 
 
 class BlockStack(nn.Module):
-    """Embedding -> the blocks ``make_blocks()`` returns -> layer norm -> linear head: the
-    language model around a stack of :class:`Block` (:mod:`.linear_rnn`, :mod:`.hybrid`).
-    ``config`` gives ``vocab_size``, ``d_model``, ``output_size``, ``readout`` and ``loss``.
+    """Embedding -> the blocks ``make_blocks()`` returns -> ``norm`` (a layer norm) -> linear
+    head: the language model around a stack of blocks (:mod:`.linear_rnn`, :mod:`.hybrid`, and
+    :mod:`.modern` with RMSNorm and a head without bias). ``config`` gives ``vocab_size``,
+    ``d_model``, ``output_size``, ``readout`` and ``loss``.
 
     ``forward(x, targets) -> (out, loss)`` like every task model of the book;
     ``forward_from(x, state)`` continues from ``state``, one entry per layer (what each mixer
     carries), and ``forward_cached`` is the same without gradients, for generation.
     """
 
-    entry = "entry"  # what one layer's state is, as an error about the state names it
+    state_name, entry = "state", "entry"  # how an error about the state names it and its entries
 
-    def __init__(self, config: object, make_blocks: Callable[[], Iterable[nn.Module]]) -> None:
+    def __init__(self, config: object, make_blocks: Callable[[], Iterable[nn.Module]], *,
+                 norm: Callable[[int], nn.Module] = nn.LayerNorm, head_bias: bool = True) -> None:
         super().__init__()
         self.config = c = config
         self.embed = nn.Embedding(c.vocab_size, c.d_model)
         # The blocks are made after the embedding and before the head, so a seeded model draws
         # its initial weights in this order (the book's figures depend on it).
         self.blocks = nn.ModuleList(make_blocks())
-        self.norm = nn.LayerNorm(c.d_model)
-        self.head = nn.Linear(c.d_model, c.output_size)
+        self.norm = norm(c.d_model)
+        self.head = nn.Linear(c.d_model, c.output_size, bias=head_bias)
 
     def forward_from(self, x: torch.Tensor, state: list | None = None
                      ) -> tuple[torch.Tensor, list]:
         """Outputs for ``x`` (B, T) of ids from ``state`` (None: every layer starts empty), and
         the state after the last token: one entry per layer."""
         check_tensor("x", x, ndim=2, dtype_kind="int")
-        h, new_state = through_layers(self.blocks, self.embed(x), state, entry=self.entry)
+        h, new_state = through_layers(self.blocks, self.embed(x), state, name=self.state_name,
+                                      entry=self.entry)
         return self.head(self.norm(h)), new_state
 
     @torch.no_grad()

@@ -39,7 +39,8 @@ from torch import nn
 
 from .._checks import check_choice, check_int, check_tensor
 from .attention import KVCache, attention
-from .shared import check_config, count_parameters, readout, through_layers
+from .block import BlockStack
+from .shared import check_config, count_parameters
 
 
 class RMSNorm(nn.Module):
@@ -227,22 +228,21 @@ class ModernConfig:
         check_choice("loss", self.loss, ("mse", "cross_entropy"))
 
 
-class ModernModel(nn.Module):
+class ModernModel(BlockStack):
     """Token embedding -> ``n_layers`` :class:`ModernBlock` -> RMSNorm -> a bias-free readout:
     a causal language model. ``forward(x, targets) -> (out, loss)``; ``forward_cached(x,
-    cache)`` continues from a key/value cache (one ``(k, v)`` per layer)."""
+    cache)`` continues from a key/value cache (one ``(k, v)`` per layer): feeding a sequence in
+    pieces gives the outputs of one :meth:`forward` call."""
+
+    state_name, entry = "cache", "(k, v)"
 
     def __init__(self, config: ModernConfig) -> None:
-        super().__init__()
         if not isinstance(config, ModernConfig):
             raise TypeError(f"config must be a ModernConfig, got {type(config).__name__}")
-        self.config = c = config
-        self.embed = nn.Embedding(c.vocab_size, c.d_model)
-        self.blocks = nn.ModuleList(
-            ModernBlock(c.d_model, c.n_heads, c.d_ff, n_kv_heads=c.n_kv_heads, base=c.rope_base)
-            for _ in range(c.n_layers))
-        self.norm = RMSNorm(c.d_model)
-        self.head = nn.Linear(c.d_model, c.output_size, bias=False)
+        super().__init__(config, lambda: [
+            ModernBlock(config.d_model, config.n_heads, config.d_ff, n_kv_heads=config.n_kv_heads,
+                        base=config.rope_base) for _ in range(config.n_layers)],
+            norm=RMSNorm, head_bias=False)
 
     def encode(self, x: torch.Tensor, need_weights: bool = False
                ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
@@ -253,22 +253,6 @@ class ModernModel(nn.Module):
             h, w = block(h, need_weights=need_weights)
             weights.append(w if need_weights else None)  # without weights, w is the cache
         return self.norm(h), weights
-
-    @torch.no_grad()
-    def forward_cached(self, x: torch.Tensor, cache: list[KVCache] | None = None
-                       ) -> tuple[torch.Tensor, list[KVCache]]:
-        """Outputs for new positions ``x`` (B, T_new) given the cache of the positions before
-        them (None at the start); returns the outputs and the grown cache. Feeding a sequence
-        in pieces gives the outputs of one :meth:`forward` call."""
-        check_tensor("x", x, ndim=2, dtype_kind="int")
-        h, new_cache = through_layers(self.blocks, self.embed(x), cache, name="cache",
-                                      entry="(k, v)")
-        return self.head(self.norm(h)), new_cache
-
-    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        h, _ = self.encode(x)
-        return readout(h, self.head, targets, self.config)
 
 
 def cache_bytes_per_token(cache: list[KVCache]) -> float:
