@@ -10,8 +10,8 @@ and the paper's post-norm, x = LN(x + Mixer(x)), x = LN(x + FFN(x)). Swap the mi
 same block is every model of the book's last chapters: self-attention (the Transformer,
 :mod:`.transformer`), minGRU or minLSTM (:mod:`.linear_rnn`), an LSTM, linear attention or the
 delta rule (:mod:`.matrix_state`), and a stack whose layers hold different mixers is a hybrid
-(:mod:`.hybrid`). :class:`BlockStack` is the language model around such blocks that the
-linear-recurrent and hybrid models share: embedding, blocks, layer norm, readout.
+(:mod:`.hybrid`). :class:`BlockStack` is the language model around a stack of blocks that the
+linear-recurrent, hybrid and modern models share: embedding, blocks, a norm, readout.
 
 A mixer is any module with ``forward(x, state=None, **options) -> (out, state)`` over
 ``x`` of shape (B, T, d): ``state`` is what it carries from one token to the next (a
