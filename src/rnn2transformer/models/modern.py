@@ -231,8 +231,8 @@ class ModernConfig:
 class ModernModel(BlockStack):
     """Token embedding -> ``n_layers`` :class:`ModernBlock` -> RMSNorm -> a bias-free readout:
     a causal language model. ``forward(x, targets) -> (out, loss)``; ``forward_cached(x,
-    cache)`` continues from a key/value cache (one ``(k, v)`` per layer): feeding a sequence in
-    pieces gives the outputs of one :meth:`forward` call."""
+    state)`` continues from ``state``, its key/value cache (one ``(k, v)`` per layer): feeding a
+    sequence in pieces gives the outputs of one :meth:`forward` call."""
 
     state_name, entry = "cache", "(k, v)"
 
