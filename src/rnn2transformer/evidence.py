@@ -18,7 +18,7 @@ and whether every model had learned the task, under one set of keys).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -100,6 +100,34 @@ def compare_seeds(a: Sequence[float], b: Sequence[float], *, names: tuple[str, s
     return Comparison(a=names[0], b=names[1], mean_a=sum(a) / n, mean_b=sum(b) / n,
                       difference=mean, margin=margin, seeds=n,
                       lower_is_better=bool(lower_is_better))
+
+
+def compare_rounds(rounds: Mapping[str, Sequence[float]], a: str, b: str, *,
+                   names: tuple[str, str] | None = None) -> Comparison:
+    """Call ``a`` against call ``b`` in milliseconds, from the seconds that
+    :func:`rnn2transformer.profiling.paired_rounds` timed: round ``i`` of both shared the
+    machine's load, so the rounds pair up like seeds. Lower is better; ``names`` are the two
+    sides as a sentence names them (default: ``a`` and ``b``)."""
+    if not isinstance(rounds, Mapping):
+        raise TypeError(f"rounds must map call names to their seconds, got "
+                        f"{type(rounds).__name__}")
+    for call in (a, b):
+        if call not in rounds:
+            raise KeyError(f"no rounds for {call!r}; the calls timed are {sorted(rounds)}")
+    return compare_seeds([1000 * s for s in rounds[a]], [1000 * s for s in rounds[b]],
+                         names=names or (a, b))
+
+
+def compare_rounds_by_length(rounds: Mapping[int, Mapping[str, Sequence[float]]], a: str,
+                             b: str, *, names: tuple[str, str] | None = None
+                             ) -> dict[int, Comparison]:
+    """:func:`compare_rounds` at every length of ``rounds`` (length -> that length's
+    ``paired_rounds``) where both ``a`` and ``b`` were timed (a slow call may stop short of the
+    longest lengths)."""
+    if not isinstance(rounds, Mapping):
+        raise TypeError(f"rounds must map lengths to paired rounds, got {type(rounds).__name__}")
+    return {length: compare_rounds(timed, a, b, names=names)
+            for length, timed in rounds.items() if a in timed and b in timed}
 
 
 def _values(name: str, values: Sequence[float]) -> list[float]:

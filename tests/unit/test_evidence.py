@@ -11,7 +11,12 @@ from rnn2transformer.book.prose import (
     where_each_leads,
     where_transformer_leads,
 )
-from rnn2transformer.evidence import compare_seeds, t_quantile
+from rnn2transformer.evidence import (
+    compare_rounds,
+    compare_rounds_by_length,
+    compare_seeds,
+    t_quantile,
+)
 
 
 def test_a_clear_difference_names_the_winner_with_its_interval():
@@ -117,3 +122,20 @@ def test_a_comparison_over_lengths_names_where_each_side_is_ahead():
         where_each_leads({64: by_length[64], 128: compare_seeds(fast, slow, names=("a", "b"))})
     with pytest.raises(TypeError, match="Comparison"):
         where_each_leads({64: 1.0})
+
+
+def test_timing_rounds_are_compared_in_milliseconds_round_by_round():
+    rounds = {"scan": [0.0010, 0.0011, 0.0009], "loop": [0.0020, 0.0023, 0.0019]}
+    timed = compare_rounds(rounds, "scan", "loop", names=("the scan", "the loop"))
+    assert timed == compare_seeds([1.0, 1.1, 0.9], [2.0, 2.3, 1.9],
+                                  names=("the scan", "the loop"))
+    assert timed.winner == "the scan" and timed.lower_is_better
+    assert compare_rounds(rounds, "loop", "scan").a == "loop"  # names default to the calls
+    with pytest.raises(KeyError, match="no rounds for 'lstm'.*'loop', 'scan'"):
+        compare_rounds(rounds, "lstm", "scan")
+    with pytest.raises(TypeError, match="rounds must map"):
+        compare_rounds([0.1, 0.2], "scan", "loop")
+    # by length: only where both were timed (the loop stopped short of T = 4,096)
+    by_length = compare_rounds_by_length({64: rounds, 4096: {"scan": rounds["scan"]}},
+                                         "scan", "loop")
+    assert list(by_length) == [64] and by_length[64] == compare_rounds(rounds, "scan", "loop")
