@@ -73,8 +73,8 @@ def test_a_claim_glues_its_fixed_keys_and_its_row_follows_the_gate(monkeypatch):
     blocked = Claim("race", comparison, lead="ends lower than", unit="bits/char",
                     budget="300 steps", gate=failed)
     assert blocked.winner == "not decided" and not blocked.counts
-    assert blocked.row.startswith("not decided: not every model learned the task (every "
-                                  "model below the count 4-gram (2.00 bits): B did not")
+    assert blocked.row == ("not decided: not every model learned the task (every model below "
+                           "the count 4-gram (2.00 bits); B did not (A 1.00, B 2.03 bits))")
     assert blocked.verdict == claim.verdict  # the sentence stays; the row does not use it
 
 
@@ -98,6 +98,17 @@ def test_within_noise_and_accuracies():
     gate = learned({"A": 0.9, "B": 0.3}, 0.26, rule="above the last-pair line", unit="",
                    lower_is_better=False)
     assert gate.passed and gate.found.startswith("every model did")
+
+
+def test_a_gate_reads_as_a_sentence_with_its_bar_where_the_rule_puts_it():
+    fits = learned({"LSTM": 99.5}, 95.0, rule="fitted more than {bar} of its training pairs",
+                   unit="%", lower_is_better=False, digits=1)
+    assert fits.sentence == "every model fitted more than 95.0% of its training pairs; it did " \
+                            "(LSTM 99.5%)"
+    cue = learned({"A": 60.0, "B": 80.0}, 70.0, rule="above the cue", unit="% of pairs",
+                  lower_is_better=False, digits=1)
+    assert cue.sentence == "every model above the cue (70.0% of pairs); A did not (A 60.0, B " \
+                           "80.0% of pairs)"
 
 
 def test_bad_claims_are_refused():

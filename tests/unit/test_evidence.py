@@ -28,7 +28,7 @@ def test_a_clear_difference_names_the_winner_with_its_interval():
     assert result.margin == pytest.approx(4.303 * sd / math.sqrt(3))
     assert result.winner == "LSTM" and result.loser == "Transformer"
     assert verdict(result, unit="bits", lead="has the lower loss than").startswith(
-        "LSTM has the lower loss than Transformer (0.967 bits on average over 3 seeds")
+        "LSTM has the lower loss than Transformer (by 0.967 bits on average over 3 seeds")
 
 
 def test_a_difference_inside_its_interval_is_within_noise():

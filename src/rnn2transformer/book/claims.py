@@ -48,7 +48,7 @@ class Gate:
 
     @property
     def sentence(self) -> str:
-        return f"{self.rule}: {self.found}"
+        return f"{self.rule}; {self.found}"
 
     def __and__(self, other: Gate) -> Gate:
         """``first & second``: the gate of a claim that needs both, passed when each passed."""
@@ -62,22 +62,28 @@ def learned(results: Mapping[str, float], bar: float, *, rule: str, unit: str,
             lower_is_better: bool = True, digits: int = 2) -> Gate:
     """The gate "every model beyond ``bar``": ``results`` maps each model to its mean result
     (bits per character, accuracy, ...), ``rule`` names the bar in words ("below the count
-    4-gram", "above the last-pair line"), and each model passes when it is strictly better
-    than ``bar`` (lower when ``lower_is_better``)."""
+    4-gram", "above the last-pair line"; ``{bar}`` in it marks where the bar goes, otherwise
+    the bar follows in parentheses), and each model passes when it is strictly better than
+    ``bar`` (lower when ``lower_is_better``)."""
     if not results or not all(isinstance(v, int | float) for v in results.values()):
         raise ValueError(f"results must map model names to numbers, got {results!r}")
     if not isinstance(bar, int | float) or isinstance(bar, bool):
         raise TypeError(f"bar must be a number, got {bar!r}")
+
+    def amount(text: str) -> str:  # "66.7%", "2.47 bits/char"
+        return text + unit if unit.startswith("%") or not unit else f"{text} {unit}"
+
     short = [name for name, value in results.items()
              if not (value < bar if lower_is_better else value > bar)]
-    values = ", ".join(f"{name} {value:.{digits}f}" for name, value in results.items())
+    values = amount(", ".join(f"{name} {value:.{digits}f}" for name, value in results.items()))
     if short:
         names = short[0] if len(short) == 1 else ", ".join(short[:-1]) + " and " + short[-1]
-        found = f"{names} did not ({values} {unit})"
+        found = f"{names} did not ({values})"
     else:
-        found = f"every model did ({values} {unit})"
-    return Gate(passed=not short, rule=f"every model {rule} ({bar:.{digits}f} {unit})",
-                found=found)
+        found = f"{'every model' if len(results) > 1 else 'it'} did ({values})"
+    limit = amount(f"{bar:.{digits}f}")
+    said = rule.replace("{bar}", limit) if "{bar}" in rule else f"{rule} ({limit})"
+    return Gate(passed=not short, rule=f"every model {said}", found=found)
 
 
 def below_count(results: Mapping[str, float], counts: Mapping[str, float],

@@ -119,7 +119,7 @@ def verdict(comparison: Comparison, *, unit: str, digits: int = 3,
     if comparison.winner is None:
         return (f"{comparison.a} and {comparison.b} are within noise of each other (a "
                 f"difference of {spread})")
-    return f"{comparison.winner} {lead} {comparison.loser} ({spread})"
+    return f"{comparison.winner} {lead} {comparison.loser} (by {spread})"
 
 
 def against_counts(bits: float, baselines: dict[str, float]) -> str:
