@@ -139,3 +139,11 @@ def test_timing_rounds_are_compared_in_milliseconds_round_by_round():
     by_length = compare_rounds_by_length({64: rounds, 4096: {"scan": rounds["scan"]}},
                                          "scan", "loop")
     assert list(by_length) == [64] and by_length[64] == compare_rounds(rounds, "scan", "loop")
+
+
+def test_two_sides_equal_on_every_seed_are_level_not_a_difference_of_zero():
+    both_right = compare_seeds([100.0, 100.0, 100.0], [100.0, 100.0, 100.0], names=("A", "B"),
+                               lower_is_better=False)
+    assert both_right.winner is None
+    assert verdict(both_right, unit="points", digits=1) == "A and B are level on each of the " \
+                                                           "3 seeds (both 100.0)"

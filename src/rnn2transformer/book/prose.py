@@ -116,6 +116,9 @@ def verdict(comparison: Comparison, *, unit: str, digits: int = 3,
     size, margin = abs(comparison.difference), comparison.margin
     spread = (f"{size:.{digits}f} {unit} on average over {comparison.seeds} {over}, "
               f"95% interval ±{margin:.{digits}f}")
+    if comparison.difference == 0 and comparison.margin == 0:  # the same result every time
+        return (f"{comparison.a} and {comparison.b} are level on each of the {comparison.seeds} "
+                f"{over} (both {comparison.mean_a:.{digits}f})")
     if comparison.winner is None:
         return (f"{comparison.a} and {comparison.b} are within noise of each other (a "
                 f"difference of {spread})")
