@@ -111,10 +111,13 @@ def compare_rounds(rounds: Mapping[str, Sequence[float]], a: str, b: str, *,
     if not isinstance(rounds, Mapping):
         raise TypeError(f"rounds must map call names to their seconds, got "
                         f"{type(rounds).__name__}")
+    if a == b:
+        raise ValueError(f"a and b must be two different calls, got {a!r} twice")
     for call in (a, b):
         if call not in rounds:
-            raise KeyError(f"no rounds for {call!r}; the calls timed are {sorted(rounds)}")
-    return compare_seeds([1000 * s for s in rounds[a]], [1000 * s for s in rounds[b]],
+            raise KeyError(f"no rounds for {call!r}; the calls timed are {list(rounds)}")
+    seconds = [_values(f"rounds[{call!r}]", rounds[call]) for call in (a, b)]
+    return compare_seeds([1000 * s for s in seconds[0]], [1000 * s for s in seconds[1]],
                          names=names or (a, b))
 
 
@@ -123,11 +126,16 @@ def compare_rounds_by_length(rounds: Mapping[int, Mapping[str, Sequence[float]]]
                              ) -> dict[int, Comparison]:
     """:func:`compare_rounds` at every length of ``rounds`` (length -> that length's
     ``paired_rounds``) where both ``a`` and ``b`` were timed (a slow call may stop short of the
-    longest lengths)."""
-    if not isinstance(rounds, Mapping):
-        raise TypeError(f"rounds must map lengths to paired rounds, got {type(rounds).__name__}")
-    return {length: compare_rounds(timed, a, b, names=names)
-            for length, timed in rounds.items() if a in timed and b in timed}
+    longest lengths); at least one length must have both."""
+    if not isinstance(rounds, Mapping) or not all(isinstance(r, Mapping)
+                                                  for r in rounds.values()):
+        raise TypeError(f"rounds must map lengths to paired rounds (dicts of call names to "
+                        f"seconds), got {rounds!r}")
+    both = {length: timed for length, timed in rounds.items() if a in timed and b in timed}
+    if not both:
+        raise KeyError(f"no length has rounds for both {a!r} and {b!r}; the calls timed are "
+                       f"{sorted({call for timed in rounds.values() for call in timed})}")
+    return {length: compare_rounds(timed, a, b, names=names) for length, timed in both.items()}
 
 
 def _values(name: str, values: Sequence[float]) -> list[float]:

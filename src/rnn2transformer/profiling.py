@@ -82,7 +82,7 @@ def paired_rounds(
     """Seconds of each call in ``calls``, timed once per round in turn for ``rounds`` rounds.
 
     The calls of one round share whatever else the machine was doing then, so the lists pair up
-    by round like seeds, and :func:`rnn2transformer.evidence.compare_seeds` can set the mean
+    by round like seeds, and :func:`rnn2transformer.evidence.compare_rounds` can set the mean
     difference against its spread. At the smoke scale one round and no warm-up (a comparison
     of one round is within noise).
     """

@@ -103,7 +103,7 @@ def test_within_noise_and_accuracies():
 def test_a_gate_reads_as_a_sentence_with_its_bar_where_the_rule_puts_it():
     fits = learned({"LSTM": 99.5}, 95.0, rule="fitted more than {bar} of its training pairs",
                    unit="%", lower_is_better=False, digits=1)
-    assert fits.sentence == "every model fitted more than 95.0% of its training pairs; it did " \
+    assert fits.sentence == "LSTM fitted more than 95.0% of its training pairs; it did " \
                             "(LSTM 99.5%)"
     cue = learned({"A": 60.0, "B": 80.0}, 70.0, rule="above the cue", unit="% of pairs",
                   lower_is_better=False, digits=1)
@@ -139,7 +139,8 @@ def test_two_gates_joined_pass_only_when_both_pass():
     cue = learned({"LSTM": 60.0}, 70.0, rule="above the cue", unit="%", lower_is_better=False)
     both = fits & cue
     assert (fits & fits).passed and not both.passed and not (cue & fits).passed
-    assert both.rule == f"{fits.rule}, and {cue.rule}"
-    assert both.found == f"{fits.found}; {cue.found}"
+    # each rule stays beside what the runs did against it
+    assert both.sentence == ("LSTM fitted (95.00%); it did (LSTM 99.00%), and LSTM above the cue "
+                             "(70.00%); LSTM did not (LSTM 60.00%)")
     with pytest.raises(TypeError):
         fits & True

@@ -131,14 +131,25 @@ def test_timing_rounds_are_compared_in_milliseconds_round_by_round():
                                   names=("the scan", "the loop"))
     assert timed.winner == "the scan" and timed.lower_is_better
     assert compare_rounds(rounds, "loop", "scan").a == "loop"  # names default to the calls
-    with pytest.raises(KeyError, match="no rounds for 'lstm'.*'loop', 'scan'"):
+    # round i of one call is paired with round i of the other: a shared slow round cancels
+    loaded = {"scan": [0.001, 0.011, 0.001], "loop": [0.002, 0.012, 0.002]}
+    assert compare_rounds(loaded, "scan", "loop").margin == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(KeyError, match="no rounds for 'lstm'.*'scan', 'loop'"):
         compare_rounds(rounds, "lstm", "scan")
     with pytest.raises(TypeError, match="rounds must map"):
         compare_rounds([0.1, 0.2], "scan", "loop")
+    with pytest.raises(ValueError, match="two different calls, got 'scan' twice"):
+        compare_rounds(rounds, "scan", "scan")
+    with pytest.raises(TypeError, match=r"rounds\['scan'\] must be a sequence of numbers"):
+        compare_rounds({"scan": "fast", "loop": rounds["loop"]}, "scan", "loop")
     # by length: only where both were timed (the loop stopped short of T = 4,096)
     by_length = compare_rounds_by_length({64: rounds, 4096: {"scan": rounds["scan"]}},
                                          "scan", "loop")
     assert list(by_length) == [64] and by_length[64] == compare_rounds(rounds, "scan", "loop")
+    with pytest.raises(KeyError, match="no length has rounds for both 'scan' and 'lopo'"):
+        compare_rounds_by_length({64: rounds}, "scan", "lopo")
+    with pytest.raises(TypeError, match="rounds must map lengths to paired rounds"):
+        compare_rounds_by_length({64: [0.1]}, "scan", "loop")
 
 
 def test_two_sides_equal_on_every_seed_are_level_not_a_difference_of_zero():

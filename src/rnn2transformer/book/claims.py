@@ -51,11 +51,12 @@ class Gate:
         return f"{self.rule}; {self.found}"
 
     def __and__(self, other: Gate) -> Gate:
-        """``first & second``: the gate of a claim that needs both, passed when each passed."""
+        """``first & second``: the gate of a claim that needs both, passed when each passed.
+        Its sentence keeps each rule beside what the runs did against it."""
         if not isinstance(other, Gate):
             return NotImplemented
-        return Gate(passed=self.passed and other.passed, rule=f"{self.rule}, and {other.rule}",
-                    found=f"{self.found}; {other.found}")
+        return Gate(passed=self.passed and other.passed,
+                    rule=f"{self.sentence}, and {other.rule}", found=other.found)
 
 
 def learned(results: Mapping[str, float], bar: float, *, rule: str, unit: str,
@@ -83,7 +84,8 @@ def learned(results: Mapping[str, float], bar: float, *, rule: str, unit: str,
         found = f"{'every model' if len(results) > 1 else 'it'} did ({values})"
     limit = amount(f"{bar:.{digits}f}")
     said = rule.replace("{bar}", limit) if "{bar}" in rule else f"{rule} ({limit})"
-    return Gate(passed=not short, rule=f"every model {said}", found=found)
+    subject = "every model" if len(results) > 1 else next(iter(results))
+    return Gate(passed=not short, rule=f"{subject} {said}", found=found)
 
 
 def below_count(results: Mapping[str, float], counts: Mapping[str, float],
