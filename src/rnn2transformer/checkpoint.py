@@ -16,6 +16,7 @@ and the run starts afresh.
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -93,9 +94,17 @@ class Checkpoint:
         state = {"fingerprint": self.fingerprint, "model": model.state_dict(),
                  "optimizer": optimizer.state_dict(), "ranks": every_rank, "step": step,
                  "history": history, "elapsed_s": elapsed_s}
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.path)
+        # A temporary file of this writer's own: two processes that train the same run into
+        # one cache folder (two notebooks launched at once) must not replace each other's.
+        handle, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".",
+                                       suffix=".tmp")
+        os.close(handle)
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 class RankState:

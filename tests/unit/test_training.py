@@ -157,6 +157,35 @@ def test_corrupt_checkpoint_is_retrained_with_a_message(tmp_path):
         torch.load(checkpoint, weights_only=False)  # now a real checkpoint
 
 
+def test_two_writers_of_one_checkpoint_do_not_replace_each_others_file(tmp_path, monkeypatch):
+    # Two notebooks launched at once may train the same run into one cache folder. Here the
+    # second writer saves and replaces the file while the first is between its write and its
+    # replace (the interleaving that failed CI when both wrote one shared "<name>.tmp").
+    from rnn2transformer import checkpoint as module
+
+    path = tmp_path / "shared.pt"
+    model = nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    real_save, calls = torch.save, []
+
+    class NoRanks:
+        def state(self):
+            return {}
+
+    def save_with_a_rival(state, file):
+        real_save(state, file)
+        if not calls:
+            calls.append(file)
+            rival.save(model, optimizer, NoRanks(), step=2, history=[], elapsed_s=0.0)
+
+    first = module.Checkpoint(path, {"who": "first"}, every=1)
+    rival = module.Checkpoint(path, {"who": "first"}, every=1)
+    monkeypatch.setattr(module.torch, "save", save_with_a_rival)
+    first.save(model, optimizer, NoRanks(), step=1, history=[], elapsed_s=0.0)
+    assert torch.load(path, weights_only=False)["step"] == 1  # the later replace wins
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shared.pt"]  # no temporary left
+
+
 def test_checkpoint_from_other_settings_is_not_resumed(tmp_path):
     checkpoint = tmp_path / "run.pt"
     train(LinearRegression(), regression_data(), steps=10, checkpoint=checkpoint)
