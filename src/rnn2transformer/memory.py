@@ -1,13 +1,15 @@
 """What a state can remember and track (chapter 11): recall of many key-value pairs (MQAR) and
 parity, for stacks that differ only in their time mixer.
 
-Every model here is a :class:`~rnn2transformer.models.hybrid.HybridModel` of two layers (one
-for parity) built by :func:`recall_models` / :func:`parity_models` at one width and one
-parameter count (:func:`~rnn2transformer.models.pairs.equal_size`), so a difference in recall
-is a difference of mixer: softmax attention, an LSTM, minGRU (a vector state), linear attention
-and DeltaNet (a matrix state), and a hybrid (a recurrent layer, then attention). Each family
-trains at its own learning rate from a recorded sweep (:mod:`rnn2transformer.sweeps`; rerun
-with ``python -m rnn2transformer.memory sweep recall --grid ...``).
+Chapter 11's models are :class:`~rnn2transformer.models.hybrid.HybridModel` stacks of two
+layers (one for parity) built by :func:`recall_models` / :func:`parity_models` at one width and
+one parameter count (:func:`~rnn2transformer.models.pairs.equal_size`), so a difference in
+recall is a difference of mixer: softmax attention, an LSTM, minGRU (a vector state), linear
+attention and DeltaNet (a matrix state), and a hybrid (a recurrent layer, then attention).
+Chapter 7's counterpoint is :func:`parity_pair_models`: the LSTM and the Transformer of that
+chapter. Each family trains at its own learning rate from a recorded sweep
+(:mod:`rnn2transformer.sweeps`; rerun with ``python -m rnn2transformer.memory sweep recall
+--grid ...``, or ``parity`` or ``parity_pair``).
 
 MQAR is trained on a mixture of pair counts (each batch draws one, as Zoology does) and scored
 at each; a model that keeps only the last pair scores :func:`~rnn2transformer.synthetic.
@@ -29,7 +31,9 @@ from . import sweeps
 from ._checks import check_choice
 from .models.hybrid import HybridConfig, HybridModel
 from .models.pairs import equal_size
+from .models.recurrent import RecurrentConfig, RecurrentModel
 from .models.shared import count_parameters
+from .models.transformer import TransformerConfig, TransformerModel
 from .settings import scale
 from .synthetic import (
     multi_query_recall,
@@ -90,6 +94,11 @@ def parity_task() -> Parity:
     return Parity(steps=scale(600, full=3000))
 
 
+def parity_pair_task() -> Parity:
+    """Chapter 7's counterpoint: longer training in bigger batches than chapter 11's."""
+    return Parity(width=32, steps=scale(1000, full=10000), batch_size=64)
+
+
 def recall_models(task: Recall, families: dict[str, list[str]] | None = None, *,
                   n_heads: int = 1) -> dict[str, nn.Module]:
     """The recall race's models at one parameter count (the attention stack's), built in
@@ -115,6 +124,18 @@ def parity_models(task: Parity, families: dict[str, list[str]] | None = None
     return equal_size({name: HybridConfig(layers=list(layers), vocab_size=2, d_model=task.width,
                                           d_ff=4 * task.width, output_size=2, short_conv=None)
                        for name, layers in families.items()})
+
+
+def parity_pair_models(task: Parity) -> dict[str, nn.Module]:
+    """Chapter 7's counterpoint: an LSTM of ``task.width`` units against a causal Transformer
+    of two blocks at that width, with sinusoidal positions (so that position 100, beyond the
+    training lengths, has an encoding), built in order from the current random state."""
+    bits = dict(vocab_size=2, output_size=2, readout="all", loss="cross_entropy")
+    return {"LSTM": RecurrentModel(RecurrentConfig(kind="lstm", input_size=8,
+                                                   hidden_size=task.width, **bits)),
+            "Transformer": TransformerModel(TransformerConfig(
+                d_model=task.width, n_heads=4, n_layers=2, d_ff=4 * task.width, causal=True,
+                max_len=128, **bits))}
 
 
 def train_recall(model: nn.Module, task: Recall, *, lr: float, seed: int,
@@ -172,19 +193,26 @@ def parity_scores(model: nn.Module, tests: dict) -> list[dict]:
     return rows
 
 
+# what a sweep of each task trains and scores: its budget, models, training, held-out tests
+SWEPT = {"recall": (recall_task, recall_models, train_recall, lambda t: recall_tests(t, 256)),
+         "parity": (parity_task, parity_models, train_parity, lambda t: parity_tests(t, 500)),
+         "parity_pair": (parity_pair_task, parity_pair_models, train_parity,
+                         lambda t: parity_tests(t, 500))}
+
+
 def sweep(task_name: str, grid: list[float], *, seed: int = 0,
           families: list[str] | None = None) -> dict:
-    """Train each family of ``task_name`` (``recall`` or ``parity``; ``families`` to sweep
+    """Train each family of ``task_name`` (a key of :data:`SWEPT`; ``families`` to sweep
     some of them) at each rate of ``grid`` with ``seed``, score it (recall: mean over the pair
     counts; parity: every position's label at the training length) and record the sweep as
     ``data/<task_name>_rates.json``, merged into what that file already holds (so a grid that
     left a family's best rate at its edge is widened by sweeping that family again)."""
-    check_choice("task_name", task_name, ("recall", "parity"))
-    task = recall_task() if task_name == "recall" else parity_task()
-    build = recall_models if task_name == "recall" else parity_models
-    fit = train_recall if task_name == "recall" else train_parity
-    tests = recall_tests(task, 256) if task_name == "recall" else parity_tests(task, 500)
-    score = recall_scores if task_name == "recall" else parity_scores
+    check_choice("task_name", task_name, tuple(SWEPT))
+    make_task, build, fit, make_tests = SWEPT[task_name]
+    task = make_task()
+    tests = make_tests(task)
+    recall = task_name == "recall"
+    score = recall_scores if recall else parity_scores
     results = sweeps.recorded_results(f"{task_name}_rates")
     for lr in grid:
         torch.manual_seed(seed)
@@ -192,13 +220,12 @@ def sweep(task_name: str, grid: list[float], *, seed: int = 0,
             if families is not None and name not in families:
                 continue
             rows = score(fit(model, task, lr=lr, seed=seed, progress=False), tests)
-            value = (sum(r["accuracy"] for r in rows) / len(rows) if task_name == "recall"
-                     else rows[0]["running"])
+            value = sum(r["accuracy"] for r in rows) / len(rows) if recall else rows[0]["running"]
             results.setdefault(name, {})[str(lr)] = value
             print(f"{task_name} {name} lr {lr:g}: {value:.3f}", flush=True)
     return sweeps.record(f"{task_name}_rates", results, lower_is_better=False, settings={
         "task": task.__dict__, "seed": seed,
-        "score": "mean recall over the pair counts" if task_name == "recall" else
+        "score": "mean recall over the pair counts" if recall else
                  f"accuracy of every position's label at length {task.lengths[0]}"})
 
 
@@ -206,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("sweep", help="sweep a task's learning rates into data/")
-    run.add_argument("task", choices=["recall", "parity"])
+    run.add_argument("task", choices=list(SWEPT))
     run.add_argument("--grid", type=float, nargs="+", required=True)
     run.add_argument("--families", nargs="+", default=None)
     args = parser.parse_args(argv)
