@@ -25,7 +25,7 @@ def test_over_seeds_builds_fresh_models_per_seed_and_pairs_rows_by_seed():
 
     def run(name, model, seed):
         assert model is built[-1][name]
-        return [{"n": n, "weight": float(model.weight.flatten()[0]) + n} for n in (1, 2)]
+        return [{"n": n, "weight": model.weight.flatten()[0].item() + n} for n in (1, 2)]
 
     rows = over_seeds(build, run, [0, 1, 2])
     assert len(built) == 3 and len(rows) == 3 * 2 * 2
