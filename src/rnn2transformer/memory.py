@@ -5,11 +5,11 @@ Chapter 11's models are :class:`~rnn2transformer.models.hybrid.HybridModel` stac
 layers (one for parity) built by :func:`recall_models` / :func:`parity_models` at one width and
 one parameter count (:func:`~rnn2transformer.models.pairs.equal_size`), so a difference in
 recall is a difference of mixer: softmax attention, an LSTM, minGRU (a vector state), linear
-attention and DeltaNet (a matrix state), and a hybrid (a recurrent layer, then attention).
-Chapter 7's counterpoint is :func:`parity_pair_models`: the LSTM and the Transformer of that
+attention and DeltaNet (a matrix state), and a hybrid (a recurrent layer, then attention);
+:func:`split_state_models` is DeltaNet with a smaller state at the same parameters. Chapter 7's counterpoint is :func:`parity_pair_models`: the LSTM and the Transformer of that
 chapter. Each family trains at its own learning rate from a recorded sweep
 (:mod:`rnn2transformer.sweeps`; rerun with ``python -m rnn2transformer.memory sweep recall
---grid ...``, or ``parity`` or ``parity_pair``).
+--grid ...``, or ``recall_heads``, ``parity`` or ``parity_pair``).
 
 MQAR is trained on a mixture of pair counts (each batch draws one, as Zoology does) and scored
 at each; a model that keeps only the last pair scores :func:`~rnn2transformer.synthetic.
@@ -53,6 +53,8 @@ RECALL_FAMILIES = {
     "DeltaNet": ["deltanet", "deltanet"],
     "hybrid": ["deltanet", "attention"],  # a recurrent layer, then attention
 }
+# the smaller state of chapter 11's state-size test: DeltaNet's width split into this many heads
+STATE_HEADS = 4
 # state tracking: one layer each
 PARITY_FAMILIES = {
     "LSTM": ["lstm"],
@@ -115,6 +117,15 @@ def recall_models(task: Recall, families: dict[str, list[str]] | None = None, *,
     with torch.random.fork_rng(devices=[]):  # counting parameters draws no random numbers
         target = count_parameters(HybridModel(reference))
     return equal_size(configs, parameters=target)
+
+
+def split_state_models(task: Recall) -> dict[str, nn.Module]:
+    """DeltaNet of the recall race with its width split into :data:`STATE_HEADS` heads: the
+    same parameters, 1 / STATE_HEADS of the state (swept on its own: a smaller state need not
+    train best at the rate of the larger one)."""
+    name = f"DeltaNet, {STATE_HEADS} heads"
+    return {name: recall_models(task, {"DeltaNet": RECALL_FAMILIES["DeltaNet"]},
+                                n_heads=STATE_HEADS)["DeltaNet"]}
 
 
 def parity_models(task: Parity, families: dict[str, list[str]] | None = None
@@ -196,6 +207,8 @@ def parity_scores(model: nn.Module, tests: dict) -> list[dict]:
 
 # what a sweep of each task trains and scores: its budget, models, training, held-out tests
 SWEPT = {"recall": (recall_task, recall_models, train_recall, lambda t: recall_tests(t, 256)),
+         "recall_heads": (recall_task, split_state_models, train_recall,
+                          lambda t: recall_tests(t, 256)),
          "parity": (parity_task, parity_models, train_parity, lambda t: parity_tests(t, 500)),
          "parity_pair": (parity_pair_task, parity_pair_models, train_parity,
                          lambda t: parity_tests(t, 500))}
@@ -212,7 +225,7 @@ def sweep(task_name: str, grid: list[float], *, seed: int = 0,
     make_task, build, fit, make_tests = SWEPT[task_name]
     task = make_task()
     tests = make_tests(task)
-    recall = task_name == "recall"
+    recall = isinstance(task, Recall)
     score = recall_scores if recall else parity_scores
     results = sweeps.recorded_results(f"{task_name}_rates")
     for lr in grid:

@@ -51,3 +51,17 @@ def test_a_sweep_records_every_family_at_every_rate_with_its_task(monkeypatch):
 def test_a_sweep_of_an_unknown_task_names_the_tasks_it_knows():
     with pytest.raises(ValueError, match="parity_pair"):
         memory.sweep("copy", [1e-3, 1e-2, 1e-1])
+
+
+def test_the_split_state_keeps_the_parameters_and_carries_a_fraction_of_the_state():
+    task = memory.recall_task()
+    torch.manual_seed(0)
+    whole = memory.recall_models(task)["DeltaNet"]
+    (name, split), = memory.split_state_models(task).items()
+    assert name == f"DeltaNet, {memory.STATE_HEADS} heads"
+    # equal_size matches both to the attention stack within one unit of d_ff per layer
+    unit = len(split.config.layers) * (2 * task.width + 1)
+    assert abs(sum(p.numel() for p in split.parameters())
+               - sum(p.numel() for p in whole.parameters())) <= unit
+    tokens = 3 * max(task.pairs)
+    assert split.carried_numbers(tokens) < whole.carried_numbers(tokens)
