@@ -16,7 +16,7 @@ and the run starts afresh.
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -96,14 +96,14 @@ class Checkpoint:
                  "history": history, "elapsed_s": elapsed_s}
         # A temporary file of this writer's own: two processes that train the same run into
         # one cache folder (two notebooks launched at once) must not replace each other's.
-        handle, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".",
-                                       suffix=".tmp")
-        os.close(handle)
+        # Named, not made by mkstemp, so the checkpoint keeps the umask's permissions (a
+        # shared cache stays readable), where mkstemp's file would be the owner's only.
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
         try:
             torch.save(state, tmp)
             os.replace(tmp, self.path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
 
 

@@ -184,6 +184,9 @@ def test_two_writers_of_one_checkpoint_do_not_replace_each_others_file(tmp_path,
     first.save(model, optimizer, NoRanks(), step=1, history=[], elapsed_s=0.0)
     assert torch.load(path, weights_only=False)["step"] == 1  # the later replace wins
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shared.pt"]  # no temporary left
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")  # a file as the umask makes it: a shared cache stays readable
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
 
 
 def test_checkpoint_from_other_settings_is_not_resumed(tmp_path):
