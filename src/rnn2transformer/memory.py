@@ -56,6 +56,7 @@ RECALL_FAMILIES = {
 }
 # the smaller state of chapter 11's state-size test: DeltaNet's width split into this many heads
 STATE_HEADS = 4
+SPLIT_STATE = f"DeltaNet, {STATE_HEADS} heads"  # its name in tables and sweeps
 # state tracking: one layer each
 PARITY_FAMILIES = {
     "LSTM": ["lstm"],
@@ -125,8 +126,7 @@ def split_state_models(task: Recall) -> dict[str, nn.Module]:
     """DeltaNet of the recall race with its width split into :data:`STATE_HEADS` heads: the
     same parameters, 1 / STATE_HEADS of the state (swept on its own: a smaller state need not
     train best at the rate of the larger one)."""
-    name = f"DeltaNet, {STATE_HEADS} heads"
-    return {name: recall_models(task, {"DeltaNet": RECALL_FAMILIES["DeltaNet"]},
+    return {SPLIT_STATE: recall_models(task, {"DeltaNet": RECALL_FAMILIES["DeltaNet"]},
                                 n_heads=STATE_HEADS)["DeltaNet"]}
 
 
@@ -142,8 +142,8 @@ def parity_models(task: Parity, families: dict[str, list[str]] | None = None
 
 def parity_pair_models(task: Parity) -> dict[str, nn.Module]:
     """Chapter 7's counterpoint: an LSTM of ``task.width`` units against a causal Transformer
-    of two blocks at that width, with sinusoidal positions (so that position 100, beyond the
-    training lengths, has an encoding), built in order from the current random state."""
+    of two blocks at that width, with sinusoidal positions (so that positions beyond the
+    training lengths have an encoding), built in order from the current random state."""
     bits = dict(vocab_size=2, output_size=2, readout="all", loss="cross_entropy")
     return {"LSTM": RecurrentModel(RecurrentConfig(kind="lstm", input_size=8,
                                                    hidden_size=task.width, **bits)),

@@ -58,7 +58,7 @@ def test_the_split_state_keeps_the_parameters_and_carries_a_fraction_of_the_stat
     torch.manual_seed(0)
     whole = memory.recall_models(task)["DeltaNet"]
     (name, split), = memory.split_state_models(task).items()
-    assert name == f"DeltaNet, {memory.STATE_HEADS} heads"
+    assert name == memory.SPLIT_STATE == f"DeltaNet, {memory.STATE_HEADS} heads"
     # equal_size matches both to the attention stack within one unit of d_ff per layer
     unit = len(split.config.layers) * (2 * task.width + 1)
     assert abs(sum(p.numel() for p in split.parameters())
