@@ -36,6 +36,7 @@ def test_a_difference_inside_its_interval_is_within_noise():
     assert not result.decided and result.winner is None and result.loser is None
     assert verdict(result, unit="bits").startswith("A and B are within noise of each other")
     assert "over 3 rounds," in verdict(result, unit="ms", over="rounds")  # timings in rounds
+    assert "over 3 draws," in verdict(result, unit="of weight", over="draws")  # paired inputs
     with pytest.raises(ValueError, match="over"):
         verdict(result, unit="ms", over="runs")
 

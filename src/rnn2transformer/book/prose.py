@@ -111,8 +111,8 @@ def verdict(comparison: Comparison, *, unit: str, digits: int = 3,
     if not isinstance(comparison, Comparison):
         raise TypeError(f"comparison must be an evidence.Comparison, got "
                         f"{type(comparison).__name__}")
-    if over not in ("seeds", "rounds"):
-        raise ValueError(f"over must be 'seeds' or 'rounds', got {over!r}")
+    if over not in ("seeds", "rounds", "draws"):
+        raise ValueError(f"over must be 'seeds', 'rounds' or 'draws', got {over!r}")
     size, margin = abs(comparison.difference), comparison.margin
     spread = (f"{size:.{digits}f} {unit} on average over {comparison.seeds} {over}, "
               f"95% interval ±{margin:.{digits}f}")
