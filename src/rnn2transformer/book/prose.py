@@ -106,8 +106,9 @@ def verdict(comparison: Comparison, *, unit: str, digits: int = 3,
     """The sentence a page glues for a :func:`~rnn2transformer.evidence.compare_seeds` result:
     who is ahead, by how much, with the interval and the number of seeds, or that the two are
     within noise of each other. ``lead`` is the outcome phrase for a decided comparison
-    ("is ahead of", "trains faster than", ...); ``over`` names what was repeated ("seeds", or
-    "rounds" for timings paired by :func:`~rnn2transformer.profiling.paired_rounds`)."""
+    ("is ahead of", "trains faster than", ...); ``over`` names what was repeated ("seeds";
+    "rounds" for timings paired by :func:`~rnn2transformer.profiling.paired_rounds`; "draws" for
+    random inputs paired by their seed)."""
     if not isinstance(comparison, Comparison):
         raise TypeError(f"comparison must be an evidence.Comparison, got "
                         f"{type(comparison).__name__}")
