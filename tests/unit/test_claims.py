@@ -69,12 +69,12 @@ def test_a_claim_glues_its_fixed_keys_and_its_row_follows_the_gate(monkeypatch):
     assert glued["race_row"] == glued["race_verdict"] == claim.verdict
     assert glued["race_verdict"].startswith("A ends lower than B")
     failed = learned({"A": 1.0, "B": 2.03}, 2.0, rule="below the count 4-gram", unit="bits")
-    assert not failed.passed and "B did not" in failed.found
+    assert not failed.passed and "B was not" in failed.found
     blocked = Claim("race", comparison, lead="ends lower than", unit="bits/char",
                     budget="300 steps", gate=failed)
     assert blocked.winner == "not decided" and not blocked.counts
-    assert blocked.row == ("not decided: not every model learned the task (every model below "
-                           "the count 4-gram (2.00 bits); B did not (A 1.00, B 2.03 bits))")
+    assert blocked.row == ("not decided: not every model learned the task (every model had to be "
+                           "below the count 4-gram (2.00 bits); B was not (A 1.00, B 2.03 bits))")
     assert blocked.verdict == claim.verdict  # the sentence stays; the row does not use it
 
 
@@ -86,7 +86,8 @@ def test_a_comparison_outside_the_claims_follows_the_same_gate():
     said = gated_verdict(comparison, passed, **options)
     assert said == gated_verdict(comparison, None, **options) and said.startswith("A ends lower")
     assert gated_verdict(comparison, failed, **options).startswith(
-        "not decided: not every model learned the task (every model below the count 4-gram")
+        "not decided: not every model learned the task (every model had to be below the count "
+        "4-gram")
     with pytest.raises(TypeError, match="claims.Gate or None, got bool"):
         gated_verdict(comparison, True, **options)
 
@@ -97,18 +98,21 @@ def test_within_noise_and_accuracies():
     assert claim.winner == "neither (within noise)" and "within noise" in claim.row
     gate = learned({"A": 0.9, "B": 0.3}, 0.26, rule="above the last-pair line", unit="",
                    lower_is_better=False)
-    assert gate.passed and gate.found.startswith("every model did")
+    assert gate.passed and gate.found.startswith("every model was")
 
 
 def test_a_gate_reads_as_a_sentence_with_its_bar_where_the_rule_puts_it():
-    fits = learned({"LSTM": 99.5}, 95.0, rule="fitted more than {bar} of its training pairs",
+    fits = learned({"LSTM": 99.5}, 95.0, rule="right on more than {bar} of its training pairs",
                    unit="%", lower_is_better=False, digits=1)
-    assert fits.sentence == "LSTM fitted more than 95.0% of its training pairs; it did " \
-                            "(LSTM 99.5%)"
+    assert fits.sentence == "LSTM had to be right on more than 95.0% of its training pairs; it " \
+                            "was (LSTM 99.5%)"
     cue = learned({"A": 60.0, "B": 80.0}, 70.0, rule="above the cue", unit="% of pairs",
                   lower_is_better=False, digits=1)
-    assert cue.sentence == "every model above the cue (70.0% of pairs); A did not (A 60.0, B " \
-                           "80.0% of pairs)"
+    assert cue.sentence == "every model had to be above the cue (70.0% of pairs); A was not (A " \
+                           "60.0, B 80.0% of pairs)"
+    short = learned({"A": 60.0, "B": 65.0}, 70.0, rule="above the cue", unit="%",
+                    lower_is_better=False, digits=1)
+    assert short.found == "A and B were not (A 60.0, B 65.0%)"
 
 
 def test_bad_claims_are_refused():
@@ -127,8 +131,8 @@ def test_below_count_is_the_ladders_gate_at_the_rung_asked():
     ladder = {"bigram": 2.9, "4-gram": 2.2}
     gate = below_count({"LSTM": 2.0, "Transformer": 2.5}, ladder)
     assert not gate.passed
-    assert gate.rule == "every model below the count 4-gram (2.20 bits/char)"
-    assert gate.found.startswith("Transformer did not")
+    assert gate.rule == "every model had to be below the count 4-gram (2.20 bits/char)"
+    assert gate.found.startswith("Transformer was not")
     assert below_count({"LSTM": 2.0, "Transformer": 2.5}, ladder, "bigram").passed
     with pytest.raises(ValueError, match=r"rungs \['bigram', '4-gram'\], got '5-gram'"):
         below_count({"LSTM": 2.0}, ladder, "5-gram")
@@ -140,7 +144,7 @@ def test_two_gates_joined_pass_only_when_both_pass():
     both = fits & cue
     assert (fits & fits).passed and not both.passed and not (cue & fits).passed
     # each rule stays beside what the runs did against it
-    assert both.sentence == ("LSTM fitted (95.00%); it did (LSTM 99.00%), and LSTM above the cue "
-                             "(70.00%); LSTM did not (LSTM 60.00%)")
+    assert both.sentence == ("LSTM had to be fitted (95.00%); it was (LSTM 99.00%), and LSTM had "
+                             "to be above the cue (70.00%); LSTM was not (LSTM 60.00%)")
     with pytest.raises(TypeError):
         fits & True

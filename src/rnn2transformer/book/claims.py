@@ -62,10 +62,11 @@ class Gate:
 def learned(results: Mapping[str, float], bar: float, *, rule: str, unit: str,
             lower_is_better: bool = True, digits: int = 2) -> Gate:
     """The gate "every model beyond ``bar``": ``results`` maps each model to its mean result
-    (bits per character, accuracy, ...), ``rule`` names the bar in words ("below the count
-    4-gram", "above the last-pair line"; ``{bar}`` in it marks where the bar goes, otherwise
-    the bar follows in parentheses), and each model passes when it is strictly better than
-    ``bar`` (lower when ``lower_is_better``)."""
+    (bits per character, accuracy, ...), ``rule`` names the bar in words that follow "had to
+    be" ("below the count 4-gram", "above the last-pair line"; ``{bar}`` in it marks where the
+    bar goes, otherwise the bar follows in parentheses), and each model passes when it is
+    strictly better than ``bar`` (lower when ``lower_is_better``). The sentence reads "every
+    model had to be below the count 4-gram (2.47 bits/char); LSTM was not (...)"."""
     if not results or not all(isinstance(v, int | float) for v in results.values()):
         raise ValueError(f"results must map model names to numbers, got {results!r}")
     if not isinstance(bar, int | float) or isinstance(bar, bool):
@@ -79,13 +80,13 @@ def learned(results: Mapping[str, float], bar: float, *, rule: str, unit: str,
     values = amount(", ".join(f"{name} {value:.{digits}f}" for name, value in results.items()))
     if short:
         names = short[0] if len(short) == 1 else ", ".join(short[:-1]) + " and " + short[-1]
-        found = f"{names} did not ({values})"
+        found = f"{names} {'was' if len(short) == 1 else 'were'} not ({values})"
     else:
-        found = f"{'every model' if len(results) > 1 else 'it'} did ({values})"
+        found = f"{'every model' if len(results) > 1 else 'it'} was ({values})"
     limit = amount(f"{bar:.{digits}f}")
     said = rule.replace("{bar}", limit) if "{bar}" in rule else f"{rule} ({limit})"
     subject = "every model" if len(results) > 1 else next(iter(results))
-    return Gate(passed=not short, rule=f"{subject} {said}", found=found)
+    return Gate(passed=not short, rule=f"{subject} had to be {said}", found=found)
 
 
 def below_count(results: Mapping[str, float], counts: Mapping[str, float],
