@@ -195,7 +195,6 @@ def gradient_probe(layer: RNN, x: torch.Tensor, state: torch.Tensor | None = Non
     return pd.DataFrame(rows)
 
 
-
 def bptt_weight_gradient(
     layer: RNN, x: torch.Tensor, upstream: torch.Tensor, state: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
