@@ -209,7 +209,7 @@ class MinGRU(nn.Module):
 
 class MinLSTM(MinGRU):
     """minLSTM: an LSTM whose forget and input gates read only the input, normalised to sum to
-    one (Feng et al. 2024's length-independent form), so it trains by a scan."""
+    one (Feng et al. 2024's "length independence scaling"), so it trains by a scan."""
 
     def __init__(self, input_size: int, hidden_size: int, *, scan: bool = True) -> None:
         super().__init__(input_size, hidden_size, scan=scan)
