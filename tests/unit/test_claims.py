@@ -115,6 +115,13 @@ def test_a_gate_reads_as_a_sentence_with_its_bar_where_the_rule_puts_it():
     assert short.found == "A and B were not (A 60.0, B 65.0%)"
 
 
+def test_a_gate_keeps_names_with_commas_apart():
+    gate = learned({"Adam": 94.2, "Adam, constant rate": 94.0, "SGD": 60.0, "SGD, no decay": 61.0},
+                   70.0, rule="above the line", unit="%", lower_is_better=False, digits=1)
+    assert gate.found == ("SGD and SGD, no decay were not (Adam 94.2; Adam, constant rate 94.0; "
+                          "SGD 60.0; SGD, no decay 61.0%)")
+
+
 def test_bad_claims_are_refused():
     comparison = compare(frame(), "bits", "A", "B")
     with pytest.raises(ValueError, match="key must be letters"):

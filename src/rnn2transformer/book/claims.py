@@ -77,9 +77,11 @@ def learned(results: Mapping[str, float], bar: float, *, rule: str, unit: str,
 
     short = [name for name, value in results.items()
              if not (value < bar if lower_is_better else value > bar)]
-    values = amount(", ".join(f"{name} {value:.{digits}f}" for name, value in results.items()))
+    # a name with a comma of its own ("Adam, constant rate") would read as two in a comma list
+    comma = "; " if any("," in str(name) for name in results) else ", "
+    values = amount(comma.join(f"{name} {value:.{digits}f}" for name, value in results.items()))
     if short:
-        names = short[0] if len(short) == 1 else ", ".join(short[:-1]) + " and " + short[-1]
+        names = short[0] if len(short) == 1 else comma.join(short[:-1]) + " and " + short[-1]
         found = f"{names} {'was' if len(short) == 1 else 'were'} not ({values})"
     else:
         found = f"{'every model' if len(results) > 1 else 'it'} was ({values})"
