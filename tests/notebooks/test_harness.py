@@ -14,8 +14,8 @@ from .conftest import KERNEL_STARTS, NO_KERNEL, PORT_TAKEN, run_notebook
 
 
 def fake_python(folder: Path, failures: list[str]) -> Path:
-    """An executable that stands for the venv's python: its n-th run prints ``failures[n]`` and
-    exits 1 (it exits 0 once they are used up), and it counts its runs in ``runs``."""
+    """An executable that stands for the venv's python: its first runs print ``failures``, one
+    each, and exit 1; once they are used up it exits 0. It counts its runs in ``runs``."""
     script = folder / "python"
     lines = ["#!/bin/sh", f'echo run >> "{folder}/runs"',
              f'n=$(wc -l < "{folder}/runs")']
@@ -46,7 +46,7 @@ def test_a_notebook_that_fails_otherwise_runs_once_and_fails(tmp_path):
 
 
 def test_the_port_race_is_tried_a_bounded_number_of_times(tmp_path):
-    race = f"{PORT_TAKEN}\\n{NO_KERNEL}"
+    race = f"{PORT_TAKEN}\n{NO_KERNEL}"
     python = fake_python(tmp_path, [race] * (KERNEL_STARTS + 1))
     with pytest.raises(AssertionError, match="Address already in use"):
         run_notebook(python, tmp_path / "chapter.ipynb", env={"PATH": os.environ["PATH"]})
