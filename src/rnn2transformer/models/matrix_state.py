@@ -491,8 +491,9 @@ class DeltaNet(_MatrixStateLayer):
         beta_t = sigmoid(w_b . x_t + b_b)              (times 2 if ``negative_eigenvalues``)
         S_t = alpha_t S_{t-1} + beta_t (v_t - alpha_t S_{t-1} k_t) k_t^T,   o_t = S_t q_t
 
-    Unit keys make each update S -> S (I - beta_t k_t k_t^T) a contraction, so the state stays
-    bounded over any length. With beta in (0, 1) that transition's eigenvalues are in (0, 1];
+    Unit keys make each transition S -> S (I - beta_t k_t k_t^T) non-expansive (not a
+    contraction: across k_t it leaves the state as it is, and along k_t it moves the state's
+    read-out a share beta_t of the way to v_t). With beta in (0, 1) its eigenvalues are in (0, 1];
     ``negative_eigenvalues=True`` lets beta reach (0, 2), so one eigenvalue 1 - beta can be
     negative, which Grazzi et al. 2025 (arXiv 2411.12537) show a linear recurrence needs to
     track parity. ``gated=True`` is Gated DeltaNet (Yang et al. 2025): a decay per head and
