@@ -48,8 +48,9 @@ def context_that_helps(by_position: pd.DataFrame, *, within: float = 0.02) -> in
     :func:`loss_by_position`: positions are grouped in doubling bins (1, 2-3, 4-7, ... tokens
     seen, the last bin running to the end of the window), and this is the start of the first
     bin from which every later bin's mean loss stays within ``within`` (a fraction) of the
-    reference, the mean over the last bin. The last bin holds the second half of the window, so
-    the reference is an average over many positions, never a single one."""
+    reference, the mean over the last bin. For a window of 2^k tokens, as the chapters use, the
+    last bin holds the second half of the window, so the reference is an average over many
+    positions, never a single one."""
     _check_table(by_position)
     check_float("within", within, minimum=0.0)
     means = _bin_means(by_position)

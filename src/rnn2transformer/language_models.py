@@ -24,7 +24,8 @@ Each run is a :func:`~rnn2transformer.transfer.pretrained` checkpoint in the cac
 (``RNN2T_CACHE_DIR``), named by family, seed and a digest of the protocol and learning rate,
 so a chapter loads a finished run at once and trains a missing one (it says which). The book's
 build trains them before the chapters, two at a time (``python -m
-rnn2transformer.language_models train``, run by the prefill).
+rnn2transformer.language_models train-all --jobs 2``, which the Makefile's ``book`` target
+runs before the prefill).
 """
 
 from __future__ import annotations

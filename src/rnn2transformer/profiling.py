@@ -5,8 +5,10 @@ reported, with the spread) and synchronises the GPU around each measurement so t
 computation's, not the launch's. Memory is measured two ways:
 
 * ``saved_bytes``: the bytes of tensors autograd keeps for the backward pass, counted with
-  ``torch.autograd.graph.saved_tensors_hooks``. It is device-independent and is what grows with
-  sequence length (linearly for an LSTM, quadratically for attention scores).
+  ``torch.autograd.graph.saved_tensors_hooks``. It is what grows with sequence length: linearly
+  for an LSTM, and quadratically for attention only where the scores are kept (``attention``,
+  ``need_weights=True``); the fused kernel keeps O(T), and which kernel runs depends on the
+  device.
 * ``peak_bytes``: the allocator's peak on CUDA (``torch.cuda.max_memory_allocated``); NaN on
   other devices, where PyTorch exposes no such counter.
 """
@@ -26,7 +28,7 @@ from .device import fit_threads
 from .models.pairs import char_lm_pair
 from .models.shared import count_parameters
 from .settings import progress_enabled, repeats_at_scale
-from .training import make_optimizer, use_autocast
+from .training import make_optimizer, precision_policy
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -219,7 +221,7 @@ def training_step(
     model.to(device).train()
     x, y = x.to(device), y.to(device)
     opt = make_optimizer("adam", list(model.parameters()), lr=1e-3, device=device)
-    amp = use_autocast(model, device, mixed_precision)
+    amp = precision_policy(model, device, mixed_precision)  # TF32 and autocast, as train sets them
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)

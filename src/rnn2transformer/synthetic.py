@@ -24,11 +24,11 @@ def make_spirals(
     """Interleaved spirals in the plane: a classic set no straight line can separate.
 
     Class ``k``'s points lie on the spiral ``r = t``, ``angle = 2 pi (turns t + k / n_classes)``
-    for ``t`` in (0, 1], plus Gaussian noise of standard deviation ``noise``.
+    for ``t`` in [0.05, 1), plus Gaussian noise of standard deviation ``noise``.
 
     Returns:
         ``x`` of shape (N, 2) in roughly [-1, 1]^2 (float32) and labels ``y`` of shape (N,)
-        (int64), with ``N = n_classes * n_per_class``, classes interleaved in order.
+        (int64), with ``N = n_classes * n_per_class``, grouped by class (class 0 first).
     """
     check_int("n_per_class", n_per_class, minimum=1)
     check_int("n_classes", n_classes, minimum=2)

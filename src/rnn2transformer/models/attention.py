@@ -128,8 +128,9 @@ class MultiHeadAttention(nn.Module):
         need_weights: bool = True,
         is_causal: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """``is_causal=True`` is the causal mask without building it: the fused kernel then
-        skips the hidden half of the scores (flash attention on a GPU)."""
+        """``is_causal=True`` is the causal mask, built only where the weights are kept
+        (``need_weights=True``); on the fused path it is not built, and the kernel skips the
+        hidden half of the scores (flash attention on a GPU)."""
         check_tensor("query", query, ndim=3, dtype_kind="float")
         key = query if key is None else key
         value = key if value is None else value

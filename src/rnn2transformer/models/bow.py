@@ -76,7 +76,8 @@ def memory_bytes(bags: torch.Tensor) -> dict[str, int]:
 
 
 class NgramFeaturizer:
-    """Token lists -> ids of their 1- to ``n_max``-grams, with a vocabulary from training data.
+    """Token lists -> ids of their n-grams (each n in ``orders``), with a vocabulary from
+    training data.
 
     Id 0 pads, id 1 collects every n-gram not in the vocabulary. ``orders`` picks which n-gram
     lengths are features: ``(1,)`` is a bag of words, ``(1, 2)`` adds bigrams.

@@ -131,8 +131,9 @@ def log_space_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = N
     overflows. So it is computed in logarithms (Heinsen 2023): log A_t is a cumulative sum of
     log a, and the sum of b_s / A_s is ``logcumsumexp`` of log b_s - log A_s, which never
     overflows. Negative b are summed apart from positive b (two logarithms, one subtraction).
-    ``a`` must lie in (0, 1], as every gate here does. Its price is precision: log A_t and the
-    log of the sum grow with t and nearly cancel, so in float32 the relative error grows with
+    ``a`` must lie in (0, 1], as the unsigned gates do (the signed minGRU's ``1 - 2z`` can be
+    negative; the layers themselves run :func:`linear_scan`). Its price is precision: log A_t and
+    the log of the sum grow with t and nearly cancel, so in float32 the relative error grows with
     |log A_t| (the chapter measures it); :func:`linear_scan` has no such loss."""
     _check_pair(a, b, h0)
     if bool((a <= 0).any()) or bool((a > 1).any()):

@@ -217,8 +217,10 @@ def delta_rule_recurrent(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
         S_t = alpha_t S_{t-1} + beta_t (v_t - alpha_t S_{t-1} k_t) k_t^T,   o_t = S_t q_t
 
     from ``state`` S_0 (B, H, d_v, d_k) or zeros. With ||k_t|| = 1 and beta_t in [0, 2] the
-    map S -> S (I - beta_t k_t k_t^T) has no eigenvalue outside [-1, 1], so the state stays
-    bounded; with larger keys it can grow without limit. Returns (O, S_T)."""
+    map S -> S (I - beta_t k_t k_t^T) has no eigenvalue outside [-1, 1]: it never stretches the
+    state, though the writes beta_t v_t k_t^T can still make it grow (slowly: at beta_t = 2 with
+    one key and values of alternating sign, in proportion to t); with larger keys the map itself
+    can grow it without limit. Returns (O, S_T)."""
     B, H, T, d_k, d_v = _check_inputs(q, k, v, beta=beta, log_decay=log_decay, state=state,
                                       need_beta=True)
     S = q.new_zeros(B, H, d_v, d_k) if state is None else state

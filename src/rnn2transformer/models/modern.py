@@ -23,8 +23,9 @@ before each sublayer (pre-norm), and differ in four parts and one habit:
 of its own rather than a :class:`~.block.Block`: a Block fixes its normalisation (LayerNorm) and
 its feed-forward layer (ReLU, with biases), exactly the two parts this block replaces, so what
 the two share is the pre-norm wiring, two lines. Its parts keep Block's names (``mixer``,
-``norm1``, ``norm2``, ``linear1``, ``linear2``). :class:`ModernModel` is the decoder-only
-language model around it, ``forward(x, targets) -> (out, loss)`` with the package's readout.
+``norm1``, ``norm2``, ``feed_forward`` with its ``linear1`` and ``linear2``).
+:class:`ModernModel` is the decoder-only language model around it, ``forward(x, targets) ->
+(out, loss)`` with the package's readout.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@
     decoder's first state);
   - ``"additive"``: ``c_t = sum_j a_tj h_j`` with ``a_t = softmax_j(v^T tanh(W_s s_{t-1} +
     W_h h_j))`` (Bahdanau, Cho and Bengio, 2015);
-  - ``"dot"`` and ``"general"``: the scores ``s_{t-1}^T h_j`` and ``s_{t-1}^T W_a h_j`` (Luong,
-    Pham and Manning, 2015).
+  - ``"dot"`` and ``"general"``: the scores ``s_{t-1}^T h_j`` and ``s_{t-1}^T W_a h_j``, Luong,
+    Pham and Manning's (2015) score functions applied, as Bahdanau's are, to the previous state
+    (Luong scores the current one, after the step).
 
   Padded source positions get score ``-inf``, so no weight. Training is *teacher forcing*:
   ``forward(source, target)`` feeds the true previous word at every step and returns the

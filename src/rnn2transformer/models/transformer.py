@@ -69,8 +69,10 @@ def position_shift_matrix(k: int, d_model: int) -> torch.Tensor:
 
 class TransformerBlock(Block):
     """The Transformer's block: :class:`.block.Block` with multi-head self-attention as its
-    mixer. (B, T, d). ``forward(x, mask=None, need_weights=False, is_causal=False)`` returns the
-    new ``x`` and the attention weights (if asked) or, for a causal call, the key/value cache.
+    mixer. (B, T, d). ``forward(x, state=None, *, mask=None, need_weights=False,
+    is_causal=False)`` (Block's, with the options passed to attention; ``state`` is a key/value
+    cache, so a mask goes by name) returns the new ``x`` and the attention weights (if asked)
+    or, for a causal call, the key/value cache.
 
     ``norm_first``: pre-norm (True, the package's default) or the paper's post-norm (False).
     ``residual`` and ``layer_norm``: keep the residual connections and the layer norms (both
