@@ -12,9 +12,15 @@ import pytest
 import torch
 
 from rnn2transformer import train
+from rnn2transformer.corpus import char_lm_batches
 from rnn2transformer.models.attention import MultiHeadAttention, causal_mask
 from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
-from rnn2transformer.synthetic import adding_batches
+from rnn2transformer.synthetic import (
+    adding_batches,
+    copy_memory_batches,
+    multi_query_recall_batches,
+    reversal_batches,
+)
 from rnn2transformer.training import make_optimizer, use_autocast
 from tests.unit.parity import seeded_members
 
@@ -70,10 +76,13 @@ def test_training_waits_for_the_gpu_only_at_evaluations():
 def test_cuda_gets_fused_adam_device_batches_and_the_precision_policy():
     model = RecurrentModel(RecurrentConfig(hidden_size=8)).to(CUDA)
     assert make_optimizer("adam", model.parameters(), lr=1e-3, device=CUDA).defaults["fused"]
-    batches = adding_batches(10, batch_size=4)
-    assert getattr(batches, "draws_on_device", False)
-    x, y = batches(torch.Generator(device=CUDA).manual_seed(0))
-    assert x.is_cuda and y.is_cuda
+    for batches in (adding_batches(10, batch_size=4), copy_memory_batches(5, batch_size=4),
+                    reversal_batches(6, 5, batch_size=4),
+                    multi_query_recall_batches([2, 4], 40, batch_size=4),
+                    char_lm_batches(torch.arange(50) % 7, length=8, batch_size=4)):
+        assert getattr(batches, "draws_on_device", False)
+        x, y = batches(torch.Generator(device=CUDA).manual_seed(0))
+        assert x.is_cuda and y.is_cuda  # made where the generator lives: no host-side draw
     small = RecurrentModel(RecurrentConfig(hidden_size=8))
     large = RecurrentModel(RecurrentConfig(hidden_size=1024, input_size=1024))  # > 2 M
     assert not use_autocast(small, CUDA, "auto") and use_autocast(large, CUDA, "auto")

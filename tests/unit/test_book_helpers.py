@@ -17,7 +17,7 @@ def test_run_stamp_names_device_versions_seed_and_time():
     assert table.loc["torch", "value"] == torch.__version__
     assert table.loc["seed", "value"] == "7"
     assert table.loc["device", "value"].startswith("cpu")
-    assert run.elapsed() >= 0
+    assert 0 <= run.elapsed() < 60  # seconds since the run began, not a clock reading
 
 
 def test_glue_hands_plain_numbers_to_the_prose():

@@ -48,6 +48,8 @@ def test_every_claim_row_read_is_made_by_its_chapter_and_every_claim_is_read():
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
 def test_every_glued_key_is_read_and_glued_once(md):
+    """Keys written as literals. A key made in a loop (an f-string) is seen only by a build:
+    tests/site/test_glue.py checks that a page reads each key the build glued."""
     glued = Counter(GLUED.findall(code(md)))
     twice = [key for key, n in glued.items() if n > 1]
     assert not twice, f"{md.name} glues {twice} more than once"

@@ -13,9 +13,18 @@ from rnn2transformer import device, get_device, set_seed
 from rnn2transformer.device import fit_threads
 
 
+def available(monkeypatch, *, cuda: bool, mps: bool) -> None:
+    """Pretend these accelerators exist (only get_device's own checks are asked)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+
 def test_environment_variable_chooses_the_device(monkeypatch):
+    available(monkeypatch, cuda=True, mps=True)  # the variable, not the default, decides
     monkeypatch.setenv("RNN2T_DEVICE", "cpu")
     assert get_device() == torch.device("cpu")
+    monkeypatch.setenv("RNN2T_DEVICE", "mps")
+    assert get_device() == torch.device("mps")
 
 
 def test_argument_wins_over_environment(monkeypatch):
@@ -23,13 +32,11 @@ def test_argument_wins_over_environment(monkeypatch):
     assert get_device("cpu") == torch.device("cpu")
 
 
-def test_default_prefers_cuda_then_mps_then_cpu(monkeypatch):
+@pytest.mark.parametrize(("cuda", "mps", "expected"), [
+    (True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_default_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
     monkeypatch.delenv("RNN2T_DEVICE", raising=False)
-    expected = (
-        "cuda" if torch.cuda.is_available()
-        else "mps" if torch.backends.mps.is_available()
-        else "cpu"
-    )
+    available(monkeypatch, cuda=cuda, mps=mps)
     assert get_device().type == expected
 
 

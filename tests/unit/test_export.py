@@ -138,11 +138,13 @@ def test_transformer_export_matches_pytorch_in_onnxruntime(chars, tmp_path):
     assert abs(sum(saved["golden"]["probs"]) - 1) < 1e-6
 
 
-def test_write_live_model_writes_nothing_outside_the_build(chars, monkeypatch):
+def test_write_live_model_writes_nothing_outside_the_build(chars, monkeypatch, tmp_path):
     monkeypatch.delenv(settings.ENV_LIVE_DIR, raising=False)
+    monkeypatch.chdir(tmp_path)  # where a stray relative path would land
     assert write_live_model("t", char_lstm(len(chars)), chars, default_text="ab",
                             test_text="ba") is None
     assert live_widget("lstm", models={"model": "t"}, default_text="ab")._repr_html_() is None
+    assert not list(tmp_path.iterdir())
 
 
 def test_parity_check_is_absolute_up_to_one_and_relative_beyond():

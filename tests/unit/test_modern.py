@@ -101,6 +101,28 @@ def test_grouped_query_attention_with_every_head_is_multi_head_attention(causal)
     torch.testing.assert_close(fused, want, rtol=1e-5, atol=1e-6)
 
 
+def test_query_head_h_reads_key_value_head_h_over_the_group_size():
+    """Four query heads on two key/value heads: heads 0 and 1 read key/value head 0, heads 2
+    and 3 read head 1. Multi-head attention whose heads 2g and 2g + 1 hold copies of the
+    grouped model's head g computes the same outputs and weights; any other grouping would not
+    (each key/value head has its own random weights)."""
+    torch.manual_seed(0)
+    gqa = GroupedQueryAttention(16, 4, 2, rotary=False, causal=False)
+    reference = SelfAttention(16, 4, bias=False)
+    d_head = 4
+    w_k, w_v = gqa.kv_proj.weight.chunk(2)  # (2 heads x d_head, d_model) each
+    spread = torch.cat([torch.arange(g * d_head, (g + 1) * d_head).repeat(2) for g in range(2)])
+    with torch.no_grad():
+        reference.in_proj.weight.copy_(torch.cat([gqa.q_proj.weight, w_k[spread], w_v[spread]]))
+        reference.out_proj.weight.copy_(gqa.out_proj.weight)
+    x = torch.randn(2, 6, 16)
+    for causal in (True, False):
+        want, want_weights = reference(x, need_weights=True, is_causal=causal)
+        got, weights = gqa(x, need_weights=True, is_causal=causal)
+        torch.testing.assert_close(got, want)
+        torch.testing.assert_close(weights, want_weights)
+
+
 def test_grouped_heads_share_keys_and_values_and_the_cache_shrinks():
     torch.manual_seed(0)
     gqa = GroupedQueryAttention(16, 4, 2)

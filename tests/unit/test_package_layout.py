@@ -34,9 +34,18 @@ def test_the_models_import_only_their_own_floor_and_the_ground_floor():
     allowed = {"rnn2transformer._checks", "rnn2transformer.tokenizers"}
     for path in sorted((PACKAGE / "models").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 2:
-                assert f"rnn2transformer.{node.module}" in allowed, (
-                    f"{path.name} imports rnn2transformer.{node.module} from above the models")
+            if isinstance(node, ast.ImportFrom) and node.level == 2:  # from ..x import y
+                imported = [f"rnn2transformer.{node.module}"]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:  # from rnn2transformer.x
+                imported = [node.module]
+            elif isinstance(node, ast.Import):  # import rnn2transformer.x
+                imported = [alias.name for alias in node.names]
+            else:
+                continue
+            for module in imported:
+                assert (module in allowed or not module.startswith("rnn2transformer")
+                        or module.startswith("rnn2transformer.models")), (
+                    f"{path.name} imports {module} from above the models")
 
 
 def test_the_top_level_package_does_not_load_the_book():

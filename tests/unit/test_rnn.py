@@ -102,8 +102,10 @@ def test_gradient_probe_stays_under_the_tanh_bound():
     with torch.no_grad():
         layer.cell.weight_hh.copy_(spectral_matrix(16, 0.9, seed=0))
     table = gradient_probe(layer, torch.randn(1, 30, 1))
-    assert (table["jacobian_norm"] <= 0.9 ** table["distance"] * (1 + 1e-5)).all()
-    assert (table["input_grad_norm"] >= 0).all()
+    bound = 0.9 ** table["distance"]
+    assert (table["jacobian_norm"] <= bound * (1 + 1e-5)).all()
+    # a linear layer with these weights meets the bound; tanh's slope below 1 stays far under it
+    assert (table["jacobian_norm"] / bound).iloc[0] < 0.5
     with pytest.raises(ValueError, match="one sequence"):
         gradient_probe(layer, torch.randn(2, 5, 1))
 
@@ -169,6 +171,8 @@ def test_bptt_by_hand_equals_autograd(nonlinearity):
     upstream = 2 * (out - targets).detach()  # dL/dh_t from each step's own term
     grad, contributions = bptt_weight_gradient(layer, x, upstream, h0)
     torch.testing.assert_close(grad, layer.cell.weight_hh.grad)
-    assert contributions.shape == (12,) and bool((contributions >= 0).all())
+    # the gradient is the sum of the steps' terms, so its norm is at most the sum of theirs
+    assert contributions.shape == (12,) and grad.norm() <= contributions.sum() * (1 + 1e-12)
+    assert contributions.min() > 0  # every step still counts in a 12-step tanh RNN
     with pytest.raises(ValueError, match="upstream must have shape"):
         bptt_weight_gradient(layer, x, upstream[:, :3], h0)

@@ -41,7 +41,8 @@ def test_copy_memory_baseline_matches_the_memoryless_predictor_on_data(delay):
     assert copy_memory_baseline(delay) == pytest.approx(10 * math.log(8) / (delay + 20))
 
 
-def test_reversal_batches_are_drawn_where_the_generator_lives():
+def test_reversal_batches_are_marked_to_draw_on_the_device_and_reverse_their_input():
+    # that a marked task's tensors land on a GPU generator's device: tests/gpu/test_cuda_paths.py
     draw = reversal_batches(6, 5, batch_size=4)
     assert draw.draws_on_device
     x, y = draw(torch.Generator().manual_seed(1))

@@ -17,6 +17,7 @@ from rnn2transformer.synthetic import (
 )
 from rnn2transformer.training import (
     AUTOCAST_MIN_PARAMETERS,
+    Batches,
     RunSettings,
     accuracy,
     count_parameters,
@@ -384,6 +385,23 @@ def test_marked_batch_functions_get_a_generator_on_the_training_device():
     for fn in (marked, plain):
         train(LinearRegression(), fn, steps=2, device="cpu", progress=False)
     assert seen == [("marked", "cpu")] * 2 + [("plain", "cpu")] * 2
+
+
+def test_only_a_marked_batch_function_gets_its_generator_on_the_training_device(monkeypatch):
+    """On a CPU both generators are CPU ones, so the choice is checked where it is made: the
+    generator Batches asks for, for a run on a (pretended) GPU."""
+    asked, real = [], torch.Generator
+    marked, plain = adding_batches(6, batch_size=4), lambda g: (torch.zeros(4, 3), torch.zeros(4))
+
+    def recording(device="cpu"):
+        asked.append(torch.device(device).type)
+        return real()  # a CPU generator: nothing is drawn here
+
+    monkeypatch.setattr(torch, "Generator", recording)
+    for fn in (marked, plain):
+        Batches(fn, batch_size=4, seed=0, device=torch.device("cuda"))
+    Batches((torch.zeros(8, 3), torch.zeros(8)), batch_size=4, seed=0, device=torch.device("cpu"))
+    assert asked == ["cuda", "cpu", "cpu"]  # marked, plain, tensors
     for draw in (adding_batches(6, batch_size=4), copy_memory_batches(3, batch_size=4)):
         assert draw.draws_on_device
 

@@ -125,7 +125,15 @@ def test_sinusoidal_table_is_cached_moves_with_the_model_and_grows():
     assert model.to(torch.float64).positions_for(0, 2, torch.zeros(1)).dtype == torch.float32
 
 
-def test_causal_model_uses_is_causal_and_agrees_with_its_cache():
+def test_causal_model_uses_is_causal_and_agrees_with_its_cache(monkeypatch):
+    calls, kernel = [], torch.nn.functional.scaled_dot_product_attention
+
+    def recording(q, k, v, attn_mask=None, is_causal=False, **options):
+        calls.append("mask" if attn_mask is not None else "is_causal" if is_causal
+                      else "neither")
+        return kernel(q, k, v, attn_mask=attn_mask, is_causal=is_causal, **options)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", recording)
     torch.manual_seed(0)
     model = TransformerModel(TransformerConfig(vocab_size=11, d_model=16, n_heads=2, n_layers=2,
                                                d_ff=32, causal=True, output_size=11,
@@ -137,6 +145,8 @@ def test_causal_model_uses_is_causal_and_agrees_with_its_cache():
     third, _ = model.forward_cached(ids[:, 7:8], cache)  # one token: no mask
     pieces = torch.cat([first, second, third], dim=1)
     torch.testing.assert_close(pieces, full[:, :8], rtol=1e-5, atol=1e-5)
+    # two layers each: the full pass and the first piece build no mask, the kernel does
+    assert calls == ["is_causal"] * 4 + ["mask"] * 2 + ["neither"] * 2
 
 
 @pytest.mark.parametrize("k", [1.5, "2"])
