@@ -20,7 +20,7 @@ ORT_WEB := book/_static/live/ort/VERSION
 # Chapters executed at a time before the strict build (rnn2transformer.book.prefill): two, one
 # thread each, on a machine with two cores (docs/design.md, "Two chapters at a time"); 1 keeps
 # the old way, one chapter at a time with as many threads as the machine leaves free. The book's
-# language models (rnn2transformer.language_models, read by chapters 7 to 11) are trained first,
+# language models (rnn2transformer.language_models, read by chapters 7 to 10) are trained first,
 # as many at a time, into the build's cache.
 BOOK_JOBS ?= 2
 # `make pdf` builds here, apart from the site's build state (see the PDF section below).
@@ -66,7 +66,8 @@ setup: $(BIN)/.installed
 # package (or the environment) changes, executed results and rendered pages may be stale, so
 # they are all dropped and the book is executed again.
 # Chapter 7 also reads the committed GPU benchmark results, so a new one re-executes the book.
-_build/.package-stamp: $(SRC_FILES) $(wildcard src/rnn2transformer/data/*.json) requirements.txt \
+_build/.package-stamp: $(SRC_FILES) $(wildcard src/rnn2transformer/data/*.json \
+	src/rnn2transformer/data/*.gz) requirements.txt \
 	$(wildcard benchmarks/results/cuda-*.json)
 	rm -rf _build/.jupyter_cache _build/.doctrees _build/html _build/checkpoints _build/live \
 	  $(PDF_BUILD)
