@@ -77,27 +77,63 @@ def test_page_renders_every_chart_without_errors_or_other_hosts(browser, server,
 
 
 
+def redrawn(page, chart, before: str, timeout_ms: int) -> bool:
+    """Whether the chart's SVG changes from ``before`` within the timeout."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function("([el, old]) => el.querySelector('svg').innerHTML !== old",
+                               arg=[chart.element_handle(), before], timeout=timeout_ms)
+        return True
+    except PlaywrightTimeout:
+        return False
+
+
+def click_until_redrawn(page, chart, attempts: int = 12) -> bool:
+    """Click a chart with a selection as a reader would: its first legend entry (a selection
+    may be bound to the legend), then the last item of each group of marks in turn (the first
+    item may be the one selected already). True once a click redraws the chart."""
+    legend = chart.locator("g.role-legend-symbol path")
+    groups = chart.locator("g.role-mark")
+    candidates = ([legend.first] if legend.count() else []) + [
+        groups.nth(i).locator(":scope > *").last for i in range(min(groups.count(), attempts))]
+    for target in candidates:
+        before = chart.locator("svg").inner_html()
+        target.click(force=True, timeout=2_000)
+        if redrawn(page, chart, before, 2_000):
+            return True
+    return False
+
+
 @pytest.mark.parametrize("entry", CHAPTERS)
-def test_every_slider_moves_its_chart(browser, server, entry):
+def test_every_slider_and_selection_moves_its_chart(browser, server, entry):
+    """Every slider of every chart is moved to an end of its range, and every chart with a
+    click or legend selection is clicked: each must redraw its chart. A chapter must have at
+    least one of them."""
     page, _ = open_page(browser, server, entry)
     try:
         wait_for_charts(page)
+        driven = 0
         charts = page.locator(".r2t-chart:has(input[type=range])")
-        interactive = charts.count() + page.locator(".r2t-chart[data-selection]").count()
-        assert interactive > 0, "a chapter should have at least one slider or selection"
         for i in range(charts.count()):
             chart = charts.nth(i)
-            before = chart.locator("svg").inner_html()
-            slider = chart.locator("input[type=range]").first
-            low, high = slider.get_attribute("min"), slider.get_attribute("max")
-            current = slider.input_value()
-            target = low if current != low else high
-            slider.evaluate(
-                "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", target
-            )
-            page.wait_for_function(
-                "([el, old]) => el.querySelector('svg').innerHTML !== old",
-                arg=[chart.element_handle(), before], timeout=5_000,
-            )
+            sliders = chart.locator("input[type=range]")
+            for j in range(sliders.count()):
+                slider = sliders.nth(j)
+                before = chart.locator("svg").inner_html()
+                low, high = slider.get_attribute("min"), slider.get_attribute("max")
+                target = low if slider.input_value() != low else high
+                slider.evaluate(
+                    "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", target
+                )
+                assert redrawn(page, chart, before, 5_000), (
+                    f"slider {j} of chart {i} ({slider.get_attribute('name')}) did not redraw it")
+                driven += 1
+        selecting = page.locator(".r2t-chart[data-selection]")
+        for i in range(selecting.count()):
+            assert click_until_redrawn(page, selecting.nth(i)), (
+                f"the selection chart {i} did not redraw when clicked")
+            driven += 1
+        assert driven > 0, "a chapter should have at least one slider or selection"
     finally:
         page.close()

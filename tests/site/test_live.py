@@ -68,7 +68,11 @@ def wait_ready(page, text=None):
 
 
 def close(a, b):
-    return np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)).max()
+    """The largest difference between two arrays of the same shape (no broadcasting: a page
+    that returned one row where the build saved many must not pass)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    assert a.shape == b.shape, f"shapes differ: {a.shape} and {b.shape}"
+    return np.abs(a - b).max()
 
 
 def check_deltanet(page, info, golden, result):
