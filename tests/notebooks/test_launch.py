@@ -1,9 +1,10 @@
 """Readers' paths: launched notebooks in Colab's environment, Binder, and the live explorers.
 
 Each chapter's paired .ipynb runs top to bottom, at the smoke scale, in a virtual environment
-holding Colab's packages at Colab's versions (colab-packages.txt); its own first cell installs
-this package (from the local checkout, through RNN2T_PACKAGE_SOURCE, instead of the repository
-URL). The same run does the chapter's implement exercises (solution_steps.py; test_solutions.py
+holding Colab's packages at Colab's versions (colab-packages.txt). A notebook's first cell
+installs this package (from the local checkout, through RNN2T_PACKAGE_SOURCE, instead of the
+repository URL): one first cell runs alone in a runtime without the package, and the chapters
+then run with it installed once beforehand. The same run does the chapter's implement exercises (solution_steps.py; test_solutions.py
 reports them). Run times go to _build/launch/notebook-times.json.
 """
 
@@ -14,6 +15,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from .conftest import ROOT, colab_requirements, run_notebook
@@ -46,6 +48,25 @@ def test_installing_the_package_changes_no_colab_package(colab_python, launch_en
     assert not changed, f"installing rnn2transformer changed Colab's packages: {changed}"
     print(f"\ninstalling rnn2transformer changed none of the {len(before)} packages in the "
           f"Colab environment (ipywidgets {after['ipywidgets']}, torch {after['torch']})")
+
+
+def test_a_notebooks_first_cell_installs_the_package(colab_python, launch_env, tmp_path):
+    """The launched notebooks find the package installed already (the fixture installs it
+    once, so that two first cells do not write the same files at once). So here one first cell
+    runs alone, in a runtime without the package, as Colab starts: it must install it."""
+    def installed() -> bool:
+        return subprocess.run([str(colab_python), "-m", "pip", "show", "--quiet",
+                               "rnn2transformer"], capture_output=True).returncode == 0
+
+    subprocess.run([str(colab_python), "-m", "pip", "uninstall", "--quiet", "--yes",
+                    "rnn2transformer"], check=True, capture_output=True)
+    assert not installed()
+    chapter = nbformat.read(NOTEBOOKS[0], as_version=4)
+    first = next(cell for cell in chapter.cells if cell.cell_type == "code")
+    path = tmp_path / "first-cell.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[first], metadata=chapter.metadata), path)
+    run_notebook(colab_python, path, launch_env, cwd=ROOT / "chapters")  # raises if it fails
+    assert installed(), "the first cell ran without installing rnn2transformer"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
