@@ -4,8 +4,9 @@ Each chapter's paired .ipynb runs top to bottom, at the smoke scale, in a virtua
 holding Colab's packages at Colab's versions (colab-packages.txt). A notebook's first cell
 installs this package (from the local checkout, through RNN2T_PACKAGE_SOURCE, instead of the
 repository URL): one first cell runs alone in a runtime without the package, and the chapters
-then run with it installed once beforehand. The same run does the chapter's implement exercises (solution_steps.py; test_solutions.py
-reports them). Run times go to _build/launch/notebook-times.json.
+then run with it installed once beforehand. The same run does the chapter's implement
+exercises (solution_steps.py; test_solutions.py reports them). Run times go to
+_build/launch/notebook-times.json.
 """
 
 from __future__ import annotations

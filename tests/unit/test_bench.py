@@ -33,6 +33,8 @@ def test_quick_benchmark_writes_results_and_checks_budgets(tmp_path):
     assert block["measured"] > 0 and block["holds"] is not None
     assert report["busy_core"] == {}  # the quick run leaves out the busy-core chapter
     assert budgets["chapter 3 with one core busy / quiet"]["holds"] is None
+    memory = budgets["attention block: saved bytes per token, longest n / n = 64"]
+    assert memory["holds"] is True and 0.5 < memory["measured"] < 1.1  # n = 256 against 64
     ratios = [r["ratio"] for r in report["comparisons"]]
     assert len(ratios) == 5 and all(r > 0 for r in ratios)
     text = (tmp_path / "results" / "cpu.md").read_text()
@@ -56,7 +58,8 @@ def test_a_budget_that_does_not_hold_fails_the_command(tmp_path, monkeypatch):
     assert checks == {"cold make book": True, "warm make book": False, "slowest chapter": False,
                       "slowest fast path / reference": None,
                       "TransformerBlock / nn.TransformerEncoderLayer": None,
-                      "chapter 3 with one core busy / quiet": False}
+                      "chapter 3 with one core busy / quiet": False,
+                      "attention block: saved bytes per token, longest n / n = 64": None}
 
     def measured(**kwargs):
         return {**report, "budgets": bench.check_budgets(report), "device_name": "cpu",
@@ -68,6 +71,20 @@ def test_a_budget_that_does_not_hold_fails_the_command(tmp_path, monkeypatch):
     report["builds"] = {"chapters_s": {}, "cold_build_s": None, "warm_build_s": None}
     report["busy_core"] = {}
     assert bench.main(["--out", str(tmp_path)]) == 0
+
+
+def test_memory_that_grows_faster_than_the_length_breaks_its_budget():
+    def sweep(bytes_at):
+        return [{"model": "attention block", "n": n, "saved_bytes": bytes_at(n)}
+                for n in (16, 64, 256, 1024)]
+
+    assert bench.memory_growth(sweep(lambda n: 1000 * n + 5000)) < 1.0  # linear, and a constant
+    assert bench.memory_growth(sweep(lambda n: 1000 * n + 4 * n * n)) > 2  # n x n weights kept
+    assert bench.memory_growth(sweep(lambda n: n)[:2]) is None  # nothing longer than n = 64
+    report = {"builds": {"chapters_s": {}, "cold_build_s": None, "warm_build_s": None},
+              "comparisons": [], "length_sweep": sweep(lambda n: 1000 * n + 4 * n * n)}
+    (memory,) = [c for c in bench.check_budgets(report) if c["budget"].startswith("attention")]
+    assert memory["holds"] is False
 
 
 def test_busy_core_keeps_a_core_busy_until_the_body_ends():

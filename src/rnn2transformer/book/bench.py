@@ -7,7 +7,9 @@ Measures on the current device, with warm-up and repeats (median and spread):
 2. the package's fast paths against the PyTorch modules they wrap, and the scratch teaching
    versions against the same references, as time ratios measured in one run;
 3. forward + backward time and memory against sequence length for an LSTM layer and an
-   attention block (the data behind chapter 7's parallelism chart);
+   attention block (the data behind chapter 7's parallelism chart); the memory budget: the
+   attention block's saved memory per token does not grow with n (the fused kernel keeps
+   O(n), not the n x n weights);
 4. the parallelism sweep: training tokens per second of a character LSTM and Transformer of
    equal parameter count over widths and lengths (chapter 7 runs the same sweep, smaller);
 5. on CUDA, the precision policy's evidence: the same training step in float32 (TF32 products)
@@ -61,7 +63,11 @@ from .prose import where_transformer_leads
 BUDGETS = {"cold_build_s": 1390.0, "warm_build_s": 30.0, "chapter_s": 150.0, "fast_path_ratio": 1.1,
            # the block at least as fast as PyTorch's; a chapter on a machine with one core
            # taken by another program at most 2.5x its time on a quiet one
-           "block_ratio": 1.0, "busy_core_ratio": 2.5}
+           "block_ratio": 1.0, "busy_core_ratio": 2.5,
+           # saved bytes per token of a training step's attention block, the longest n over
+           # n = MEMORY_BASE_N: about 1 when memory grows linearly (kept n x n weights: ~ n)
+           "attention_memory_ratio": 1.1}
+MEMORY_BASE_N = 64
 BUSY_CORE_CHAPTER = "03_recurrent_networks.ipynb"
 # How fast the machine the time budgets were set on is, in the one figure `make test` measures
 # (:func:`calibration`): the three character-model training steps of :func:`throughput` taken
@@ -350,6 +356,15 @@ def build_times(build_dir: Path) -> dict:
     return result
 
 
+def memory_growth(rows: list[dict], model: str = "attention block") -> float | None:
+    """Saved bytes per token of ``model`` at the longest length of :func:`length_sweep` over
+    those at n = :data:`MEMORY_BASE_N` (None where the sweep has no longer length)."""
+    per_token = {r["n"]: r["saved_bytes"] / r["n"] for r in rows if r["model"] == model}
+    if MEMORY_BASE_N not in per_token or max(per_token) == MEMORY_BASE_N:
+        return None
+    return per_token[max(per_token)] / per_token[MEMORY_BASE_N]
+
+
 def check_budgets(report: dict) -> list[dict]:
     """Each budget with the measured figure and whether it holds (None: not measured)."""
     builds = report["builds"]
@@ -375,6 +390,9 @@ def check_budgets(report: dict) -> list[dict]:
         ("TransformerBlock / nn.TransformerEncoderLayer", block[0] if block else None,
          BUDGETS["block_ratio"], "x", False),
         ("chapter 3 with one core busy / quiet", busy, BUDGETS["busy_core_ratio"], "x", False),
+        (f"attention block: saved bytes per token, longest n / n = {MEMORY_BASE_N}",
+         memory_growth(report.get("length_sweep", [])), BUDGETS["attention_memory_ratio"], "x",
+         False),
     ]
     return [{"budget": name, "measured": value, "limit": limit, "unit": unit,
              "at_least": at_least,
