@@ -205,6 +205,31 @@ def test_the_delta_rule_recovers_orthogonal_keys_values_exactly(n):
         torch.testing.assert_close(read, values, rtol=0, atol=1e-12)
 
 
+def test_two_tokens_by_hand_pin_where_the_decay_acts():
+    """One dimension, two tokens, worked by hand: the decay alpha_t multiplies the state
+    before token t writes (S_t = alpha_t S_{t-1} + ...). The three forms only agree with each
+    other elsewhere; here a convention shared by all three (decaying after the write, say)
+    would give other numbers: S_1 = alpha_1 v_1 k_1 = 1, not 2."""
+    def seq(*values):
+        return torch.tensor(values, dtype=torch.float64).view(1, 1, 2, -1)
+
+    q, k, v = seq(3.0, 1.0), seq(1.0, 1.0), seq(2.0, 4.0)
+    log_decay = torch.tensor([0.5, 0.25], dtype=torch.float64).log().view(1, 1, 2)
+    beta = torch.tensor([0.5, 0.5], dtype=torch.float64).view(1, 1, 2)
+    # additive: S_1 = 2, o_1 = 3 S_1 = 6; S_2 = 0.25 * 2 + 4 = 4.5, o_2 = 4.5
+    additive = seq(6.0, 4.5)
+    # delta rule: S_1 = 0.5 (2 - 0) = 1, o_1 = 3; S_2 = 0.25 + 0.5 (4 - 0.25) = 2.125 = o_2
+    delta = seq(3.0, 2.125)
+    for out in (linear_attention_recurrent(q, k, v, log_decay)[0],
+                linear_attention_chunkwise(q, k, v, log_decay, chunk=1)[0],
+                linear_attention_parallel(q, k, v, log_decay)):
+        torch.testing.assert_close(out, additive, rtol=0, atol=1e-12)
+    for out in (delta_rule_recurrent(q, k, v, beta, log_decay)[0],
+                delta_rule_chunkwise(q, k, v, beta, log_decay, chunk=1)[0],
+                delta_rule_parallel(q, k, v, beta, log_decay)):
+        torch.testing.assert_close(out, delta, rtol=0, atol=1e-12)
+
+
 def test_writing_a_key_twice_overwrites_under_the_delta_rule_and_adds_under_the_sum():
     key = F.normalize(torch.randn(4, dtype=torch.float64), dim=0)
     first, second = torch.randn(2, 3, dtype=torch.float64)
