@@ -91,16 +91,20 @@ def redrawn(page, chart, before: str, timeout_ms: int) -> bool:
 
 def click_until_redrawn(page, chart, attempts: int = 12) -> bool:
     """Click a chart with a selection as a reader would: its first legend entry (a selection
-    may be bound to the legend), then the last item of each group of marks in turn (the first
-    item may be the one selected already). True once a click redraws the chart."""
+    bound to the legend starts empty here, so a redraw means an entry was chosen), then the
+    last item of each group of marks in turn (the first may be selected already). A mark's
+    click counts only if the mark itself is drawn differently afterwards: a click that missed
+    would also redraw a chart whose selection has a starting value, by clearing it."""
     legend = chart.locator("g.role-legend-symbol path")
     groups = chart.locator("g.role-mark")
-    candidates = ([legend.first] if legend.count() else []) + [
-        groups.nth(i).locator(":scope > *").last for i in range(min(groups.count(), attempts))]
-    for target in candidates:
-        before = chart.locator("svg").inner_html()
+    candidates = ([(legend.first, False)] if legend.count() else []) + [
+        (groups.nth(i).locator(":scope > *").last, True)
+        for i in range(min(groups.count(), attempts))]
+    for target, must_change in candidates:
+        before, drawn = chart.locator("svg").inner_html(), target.evaluate("e => e.outerHTML")
         target.click(force=True, timeout=2_000)
-        if redrawn(page, chart, before, 2_000):
+        if redrawn(page, chart, before, 2_000) and (
+                not must_change or target.evaluate("e => e.outerHTML") != drawn):
             return True
     return False
 

@@ -81,6 +81,8 @@ def test_memory_that_grows_faster_than_the_length_breaks_its_budget():
     assert bench.memory_growth(sweep(lambda n: 1000 * n + 5000)) < 1.0  # linear, and a constant
     assert bench.memory_growth(sweep(lambda n: 1000 * n + 4 * n * n)) > 2  # n x n weights kept
     assert bench.memory_growth(sweep(lambda n: n)[:2]) is None  # nothing longer than n = 64
+    with pytest.raises(ValueError, match=r"model must be one of \['attention block'\]"):
+        bench.memory_growth(sweep(lambda n: n), model="LSTM")
     report = {"builds": {"chapters_s": {}, "cold_build_s": None, "warm_build_s": None},
               "comparisons": [], "length_sweep": sweep(lambda n: 1000 * n + 4 * n * n)}
     (memory,) = [c for c in bench.check_budgets(report) if c["budget"].startswith("attention")]

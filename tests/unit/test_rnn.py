@@ -173,6 +173,6 @@ def test_bptt_by_hand_equals_autograd(nonlinearity):
     torch.testing.assert_close(grad, layer.cell.weight_hh.grad)
     # the gradient is the sum of the steps' terms, so its norm is at most the sum of theirs
     assert contributions.shape == (12,) and grad.norm() <= contributions.sum() * (1 + 1e-12)
-    assert contributions.min() > 0  # every step still counts in a 12-step tanh RNN
+    assert contributions.min() > 0  # over 12 steps, every step still counts
     with pytest.raises(ValueError, match="upstream must have shape"):
         bptt_weight_gradient(layer, x, upstream[:, :3], h0)

@@ -370,7 +370,7 @@ def test_precision_policy_uses_bf16_only_for_large_models_on_cuda():
         use_autocast(small, cuda, "bf16")
 
 
-def test_marked_batch_functions_get_a_generator_on_the_training_device():
+def test_train_hands_marked_and_plain_batch_functions_a_generator_every_step():
     seen = []
 
     @draws_on_device
@@ -385,6 +385,8 @@ def test_marked_batch_functions_get_a_generator_on_the_training_device():
     for fn in (marked, plain):
         train(LinearRegression(), fn, steps=2, device="cpu", progress=False)
     assert seen == [("marked", "cpu")] * 2 + [("plain", "cpu")] * 2
+    for draw in (adding_batches(6, batch_size=4), copy_memory_batches(3, batch_size=4)):
+        assert draw.draws_on_device
 
 
 def test_only_a_marked_batch_function_gets_its_generator_on_the_training_device(monkeypatch):
@@ -402,7 +404,5 @@ def test_only_a_marked_batch_function_gets_its_generator_on_the_training_device(
         Batches(fn, batch_size=4, seed=0, device=torch.device("cuda"))
     Batches((torch.zeros(8, 3), torch.zeros(8)), batch_size=4, seed=0, device=torch.device("cpu"))
     assert asked == ["cuda", "cpu", "cpu"]  # marked, plain, tensors
-    for draw in (adding_batches(6, batch_size=4), copy_memory_batches(3, batch_size=4)):
-        assert draw.draws_on_device
 
 

@@ -360,6 +360,9 @@ def memory_growth(rows: list[dict], model: str = "attention block") -> float | N
     """Saved bytes per token of ``model`` at the longest length of :func:`length_sweep` over
     those at n = :data:`MEMORY_BASE_N` (None where the sweep has no longer length)."""
     per_token = {r["n"]: r["saved_bytes"] / r["n"] for r in rows if r["model"] == model}
+    if rows and not per_token:
+        raise ValueError(f"model must be one of {sorted({r['model'] for r in rows})}, got "
+                         f"{model!r}")
     if MEMORY_BASE_N not in per_token or max(per_token) == MEMORY_BASE_N:
         return None
     return per_token[max(per_token)] / per_token[MEMORY_BASE_N]
