@@ -57,10 +57,11 @@ def test_a_notebooks_first_cell_installs_the_package(colab_python, launch_env, t
     runs alone, in a runtime without the package, as Colab starts: it must install it."""
     def installed() -> bool:
         return subprocess.run([str(colab_python), "-m", "pip", "show", "--quiet",
-                               "rnn2transformer"], capture_output=True).returncode == 0
+                               "rnn2transformer"], capture_output=True,
+                              env=launch_env).returncode == 0
 
     subprocess.run([str(colab_python), "-m", "pip", "uninstall", "--quiet", "--yes",
-                    "rnn2transformer"], check=True, capture_output=True)
+                    "rnn2transformer"], check=True, capture_output=True, env=launch_env)
     assert not installed()
     chapter = nbformat.read(NOTEBOOKS[0], as_version=4)
     first = next(cell for cell in chapter.cells if cell.cell_type == "code")
