@@ -7,6 +7,7 @@ import pytest
 
 from rnn2transformer.book.prose import (
     against_counts,
+    describe_growth,
     verdict,
     where_each_leads,
     where_transformer_leads,
@@ -88,6 +89,14 @@ def _sweep(tf_rounds, lstm_rounds):
     return pd.DataFrame(rows)
 
 
+@pytest.mark.parametrize(("exponent", "words"), [
+    (-1.8, "falls as T grows"), (0.1, "barely grows with T"), (0.5, "grows more slowly than T"),
+    (1.0, "grows about in proportion to T"), (1.5, "grows faster than T but more slowly than T²"),
+    (2.1, "grows about as T²")])
+def test_a_growth_exponent_is_described_in_its_band(exponent, words):
+    assert describe_growth(exponent, "T") == words
+
+
 def test_the_throughput_sweep_counts_a_setting_only_when_its_rounds_decide_it():
     clear = [10.0, 10.2, 9.9], [20.0, 20.1, 19.8]  # far apart, little spread
     noisy = [10.0, 30.0, 12.0], [11.0, 25.0, 14.0]  # the spread swamps the difference
@@ -98,8 +107,8 @@ def test_the_throughput_sweep_counts_a_setting_only_when_its_rounds_decide_it():
     tie = where_transformer_leads(_sweep([noisy[0], noisy[1]], [noisy[1], noisy[0]]))
     assert (tie["leads"], tie["behind"]) == (0, 0)  # once "measured (...),  and in 2 the two"
     assert tie["sentence"].startswith("of the 2 settings measured (each decided over 3 paired "
-                                      "rounds), the two are within noise of each other in "
-                                      "every one of them;")
+                                      "rounds), the Transformer and the LSTM are within noise "
+                                      "of each other in every one of them;")
     lstm_ahead = where_transformer_leads(_sweep([clear[1], clear[1]], [clear[0], clear[0]]))
     assert lstm_ahead["sentence"].startswith("the LSTM trains more tokens per second")
     # a results file saved before the rounds were kept: read median against median, said so

@@ -9,7 +9,10 @@ from ..evidence import Comparison, compare_seeds
 
 
 def describe_growth(exponent: float, variable: str = "n") -> str:
-    """Words for a measured growth exponent, so a sentence about time stays true on any device."""
+    """Words for a measured growth exponent, so a sentence about time stays true on any device
+    (a GPU's time can fall as the work grows, while launches and not arithmetic set it)."""
+    if exponent < -0.25:
+        return f"falls as {variable} grows"
     if exponent < 0.25:
         return f"barely grows with {variable}"
     if exponent < 0.75:
@@ -60,8 +63,9 @@ def where_transformer_leads(sweep: pd.DataFrame) -> dict[str, object]:
                  if k else []) + ([f"the LSTM trains more tokens per second than the "
                                    f"Transformer in {m}"] if m else [])
         tie = n - k - m
-        parts += [f"the two are within noise of each other in "
-                  f"{'every one of them' if tie == n else tie}"] if tie else []
+        parts += [("the two are" if parts else "the Transformer and the LSTM are")
+                  + f" within noise of each other in {'every one of them' if tie == n else tie}"
+                  ] if tie else []
         listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         sentence = (f"of the {n} settings measured ({how}), {listed}; the Transformer's rate is "
                     f"at most {ratio.max():.2f} times the LSTM's (width {best[0]}, length "
