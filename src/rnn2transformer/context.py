@@ -27,6 +27,7 @@ def loss_by_position(
     a model gains from more context. Returns columns ``position`` (0-based) and ``loss``.
     """
     check_data("data", data)
+    check_int("batch_size", batch_size, minimum=1)
     x_all, y_all = data
     if x_all.ndim != 2 or x_all.shape != y_all.shape:
         raise ValueError(f"data must be (x, y) of shape (N, T) each, got {tuple(x_all.shape)} "

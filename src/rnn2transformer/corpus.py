@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ._checks import check_int
+from ._checks import check_int, check_tensor
 from .synthetic import draws_on_device
 from .tokenizers import CharTokenizer
 
@@ -170,6 +170,7 @@ def char_lm_batches(ids: torch.Tensor, *, length: int, batch_size: int):
     check_int("batch_size", batch_size, minimum=1)
     if not isinstance(ids, torch.Tensor) or ids.ndim != 1:
         raise ValueError("ids must be a 1-D tensor of token ids")
+    check_tensor("ids", ids, dtype_kind="int")
     if len(ids) <= length + 1:
         raise ValueError(f"ids must be longer than length + 1 = {length + 1}, got {len(ids)}")
     on_device = {ids.device: (ids, torch.arange(length, device=ids.device))}
@@ -232,6 +233,7 @@ def char_lm_eval_set(
     ``stride`` tokens, so a measurement per position (how the loss falls with context) averages
     over many more windows of the same text.
     """
+    check_tensor("ids", ids, ndim=1, dtype_kind="int")
     check_int("length", length, minimum=1)
     stride = length if stride is None else check_int("stride", stride, minimum=1)
     if len(ids) - 1 < length:

@@ -64,7 +64,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import distributed
-from ._checks import check_choice, check_float, check_int
+from ._checks import check_choice, check_float, check_int, check_tensor
 from .checkpoint import Checkpoint, RankState, fingerprint
 from .device import fit_threads
 from .models.shared import count_parameters, evaluating
@@ -289,7 +289,7 @@ class RunSettings:
                             "learning rates, train one model per rate)")
         check_float("lr", self.lr, minimum=0.0, strict_minimum=True)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        check_float("momentum", self.momentum, minimum=0.0)
+        check_float("momentum", self.momentum, minimum=0.0, maximum=1.0)
         check_float("weight_decay", self.weight_decay, minimum=0.0)
         check_int("warmup_steps", self.warmup_steps, minimum=0)
         check_choice("schedule", self.schedule, SCHEDULES)
@@ -329,6 +329,9 @@ def check_run(model: nn.Module, train_data: Batch | BatchFn, val_data: Batch | N
         raise ValueError("this batch function hands out consecutive windows and keeps its "
                          "position itself, so a run cannot be resumed from a checkpoint; "
                          "train it without checkpoint=")
+    if metrics is not None and not isinstance(metrics, dict):
+        raise TypeError(f"metrics must be a dict of name -> function, got "
+                        f"{type(metrics).__name__}")
     for name, fn in (metrics or {}).items():
         if not callable(fn):
             raise TypeError(f"metrics[{name!r}] must be a function (out, targets) -> float")
@@ -446,6 +449,10 @@ def evaluate(
     """Mean loss (and metrics) of ``model`` over ``data``, computed in batches in evaluation
     mode; the model keeps the mode it had."""
     check_data("data", data)
+    check_int("batch_size", batch_size, minimum=1)
+    if metrics is not None and not isinstance(metrics, dict):
+        raise TypeError(f"metrics must be a dict of name -> function, got "
+                        f"{type(metrics).__name__}")
     device = device or next(model.parameters()).device
     x_all, y_all = data
     totals: dict[str, float] = {}
@@ -477,7 +484,14 @@ def train_val_split(
 
 
 def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Share of rows whose largest logit is the target class (a metric for :func:`train`)."""
+    """Share of rows whose largest logit is the target class (a metric for :func:`train`):
+    ``logits`` (..., C), ``targets`` the class ids, of shape ``logits.shape[:-1]``."""
+    check_tensor("logits", logits, dtype_kind="float")
+    check_tensor("targets", targets, dtype_kind="int")
+    if logits.ndim < 1 or targets.shape != logits.shape[:-1] or not targets.numel():
+        raise ValueError(f"targets must have shape logits.shape[:-1] = "
+                         f"{tuple(logits.shape[:-1])} and hold at least one id, got "
+                         f"{tuple(targets.shape)}")
     return (logits.argmax(dim=-1) == targets).float().mean()
 
 

@@ -72,6 +72,9 @@ def freeze(
         if depth > len(parts):
             raise ValueError(f"depth must be at most {len(parts)} (the model's parts), got {depth}")
         prefixes = [name for name, _ in parts[:depth]]
+    if isinstance(prefixes, str):
+        raise TypeError(f"prefixes must be a list of names, got the str {prefixes!r} (write "
+                        f"[{prefixes!r}])")
     prefixes = list(prefixes)
     names = [name for name, _ in model.named_parameters()]
     for prefix in prefixes:

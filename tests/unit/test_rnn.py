@@ -41,8 +41,10 @@ def test_copy_goes_both_ways_and_checks_shapes():
 
 
 def test_rnn_layer_validates_input_shape():
-    with pytest.raises(ValueError, match=r"shape \(B, T, 2\), got \(1, 5, 3\)"):
+    with pytest.raises(ValueError, match=r"shape \(B, T, 2\) with T >= 1, got \(1, 5, 3\)"):
         RNN(2, 4)(torch.randn(1, 5, 3))
+    with pytest.raises(ValueError, match=r"T >= 1, got \(1, 0, 2\)"):
+        RNN(2, 4)(torch.randn(1, 0, 2))  # no steps: nothing to return as the last state
     with pytest.raises(ValueError, match="nonlinearity must be one of"):
         RNN(2, 4, "softplus")
 

@@ -125,6 +125,12 @@ def _compare(answer, reference, inputs, *, name, atol, rtol) -> CheckResult:
         raise TypeError("answer and reference must both be functions")
     if len(inputs) == 0:
         raise ValueError("inputs must hold at least one tensor, got none")
+    for number, x in enumerate(inputs, 1):  # before any is run: the reader is not to blame
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"inputs must be tensors, got {type(x).__name__} at position "
+                            f"{number}")
+    if atol < 0 or rtol < 0:
+        raise ValueError(f"atol and rtol must be at least 0, got {atol} and {rtol}")
     for number, x in enumerate(inputs, 1):
         try:
             got = answer(x.clone())

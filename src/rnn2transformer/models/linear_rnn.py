@@ -54,6 +54,9 @@ def _check_pair(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> No
     if a.shape != b.shape:
         raise ValueError(f"a and b must have the same shape (B, T, D), got {tuple(a.shape)} "
                          f"and {tuple(b.shape)}")
+    if a.shape[1] == 0:
+        raise ValueError(f"a and b must hold at least one step (T >= 1), got shape "
+                         f"{tuple(a.shape)}")
     if h0 is not None and h0.shape != (a.shape[0], a.shape[2]):
         raise ValueError(f"h0 must have shape (B, D) = {(a.shape[0], a.shape[2])}, got "
                          f"{tuple(h0.shape)}")

@@ -78,6 +78,15 @@ class LSTM(nn.Module):
         if state is None:
             zeros = x.new_zeros(B, self.cell.hidden_size)
             state = (zeros, zeros)
+        elif not (isinstance(state, tuple | list) and len(state) == 2 and all(
+                isinstance(s, torch.Tensor) and s.shape == (B, self.cell.hidden_size)
+                for s in state)):
+            given = ([tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
+                      for s in state] if isinstance(state, tuple | list)
+                     else f"a {type(state).__name__} of shape {tuple(state.shape)}"
+                     if isinstance(state, torch.Tensor) else type(state).__name__)
+            raise ValueError(f"state must be a pair (h, c) of tensors of shape "
+                             f"{(B, self.cell.hidden_size)}, got {given}")
         outputs, trace = [], {name: [] for name in (*GATES, "cell")}
         for t in range(T):
             state, gates = self.cell.step(x[:, t], state)

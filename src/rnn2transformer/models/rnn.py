@@ -62,8 +62,9 @@ def check_sequence(x: torch.Tensor, input_size: int) -> tuple[int, int, int]:
     """``x``'s shape (B, T, C), after checking that it is a float batch of sequences of
     ``input_size`` features, as every recurrent layer of the package reads."""
     check_tensor("x", x, ndim=3, dtype_kind="float")
-    if x.shape[-1] != input_size:
-        raise ValueError(f"x must have shape (B, T, {input_size}), got {tuple(x.shape)}")
+    if x.shape[-1] != input_size or x.shape[1] == 0:
+        raise ValueError(f"x must have shape (B, T, {input_size}) with T >= 1, got "
+                         f"{tuple(x.shape)}")
     return tuple(x.shape)
 
 

@@ -363,7 +363,12 @@ def exact_match(model: Seq2Seq, source: torch.Tensor, target: torch.Tensor,
                 batch_size: int = 512) -> torch.Tensor:
     """For each sentence, whether greedy decoding reproduces ``target`` exactly (up to and
     including ``<eos>``): a bool tensor (N,). Works for both families of this module."""
+    check_tensor("source", source, ndim=2, dtype_kind="int")
     check_tensor("target", target, ndim=2, dtype_kind="int")
+    check_int("batch_size", batch_size, minimum=1)
+    if len(source) != len(target):
+        raise ValueError(f"source and target must hold as many sentences, got {len(source)} "
+                         f"and {len(target)}")
     device = next(model.parameters()).device
     hits = []
     for i in range(0, len(source), batch_size):

@@ -24,8 +24,14 @@ def task_loss(out: torch.Tensor, targets: torch.Tensor, kind: str) -> torch.Tens
     dimension of ``out``. Computed in at least float32, also when ``out`` came from bf16."""
     pred = out if out.dtype == torch.float64 else out.float()
     if kind == "mse":
+        if targets.shape != pred.shape:  # broadcasting would average a B x B grid of errors
+            raise ValueError(f"targets must have the output's shape {tuple(pred.shape)}, got "
+                             f"{tuple(targets.shape)}")
         return F.mse_loss(pred, targets.to(pred.dtype))
     if kind == "cross_entropy":
+        if targets.numel() * pred.shape[-1] != pred.numel():
+            raise ValueError(f"targets must hold one class id per output row, shape "
+                             f"{tuple(pred.shape[:-1])}, got {tuple(targets.shape)}")
         return F.cross_entropy(pred.reshape(-1, pred.shape[-1]), targets.reshape(-1))
     raise ValueError(f"kind must be 'mse' or 'cross_entropy', got {kind!r}")
 
