@@ -10,6 +10,7 @@ from rnn2transformer import train
 from rnn2transformer.book.exercises import check_function
 from rnn2transformer.context import loss_by_position
 from rnn2transformer.corpus import char_lm_batches, char_lm_eval_set
+from rnn2transformer.models.attention import attention
 from rnn2transformer.models.linear_rnn import MinGRU, linear_scan
 from rnn2transformer.models.lstm import LSTM
 from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
@@ -83,6 +84,15 @@ CASES = {
     "MinGRU, no steps": (
         lambda: MinGRU(3, 4)(torch.randn(2, 0, 3)),
         ValueError, r"x must have shape \(B, T, 3\) with T >= 1, got \(2, 0, 3\)"),
+    "attention, a float mask": (
+        lambda: attention(*torch.randn(3, 2, 4, 8), mask=torch.ones(4, 4)),
+        TypeError, "mask must be a bool tensor .* got torch.float32"),
+    "attention, a mask for another length": (
+        lambda: attention(*torch.randn(3, 2, 4, 8), mask=torch.ones(3, 3, dtype=torch.bool)),
+        ValueError, r"mask must broadcast to the scores' shape .* \(2, 4, 4\), got \(3, 3\)"),
+    "attention, a query without a position axis": (
+        lambda: attention(torch.randn(8), torch.randn(4, 8), torch.randn(4, 8)),
+        ValueError, r"q must have at least 2 dimensions \(..., T, d\), got shape \(8,\)"),
     # a bare tensor was unpacked row by row into h and c, and the layer ran on
     "LSTM, a state that is one tensor": (
         lambda: LSTM(3, 4)(torch.randn(2, 5, 3), torch.zeros(2, 4)),

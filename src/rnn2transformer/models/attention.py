@@ -64,6 +64,9 @@ def attention(
     """
     for name, t in (("q", q), ("k", k), ("v", v)):
         check_tensor(name, t, dtype_kind="float")
+        if t.ndim < 2:
+            raise ValueError(f"{name} must have at least 2 dimensions (..., T, d), got shape "
+                             f"{tuple(t.shape)}")
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(
             f"q (..., T_q, d_k), k (..., T_k, d_k) and v (..., T_k, d_v) must agree, got "
@@ -72,6 +75,15 @@ def attention(
     d_k = q.shape[-1]
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # QK^T / sqrt(d_k)      (..., T_q, T_k)
     if mask is not None:
+        check_tensor("mask", mask)
+        if mask.dtype != torch.bool:
+            raise TypeError(f"mask must be a bool tensor (True where a query may read a key), "
+                            f"got {mask.dtype}")
+        try:
+            torch.broadcast_shapes(mask.shape, scores.shape)
+        except RuntimeError:
+            raise ValueError(f"mask must broadcast to the scores' shape (..., T_q, T_k) = "
+                             f"{tuple(scores.shape)}, got {tuple(mask.shape)}") from None
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1)  # each row sums to 1
     return weights @ v, weights  # (..., T_q, d_v), (..., T_q, T_k)
