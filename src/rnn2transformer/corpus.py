@@ -168,9 +168,7 @@ def char_lm_batches(ids: torch.Tensor, *, length: int, batch_size: int):
     """
     check_int("length", length, minimum=1)
     check_int("batch_size", batch_size, minimum=1)
-    if not isinstance(ids, torch.Tensor) or ids.ndim != 1:
-        raise ValueError("ids must be a 1-D tensor of token ids")
-    check_tensor("ids", ids, dtype_kind="int")
+    check_tensor("ids", ids, ndim=1, dtype_kind="int")
     if len(ids) <= length + 1:
         raise ValueError(f"ids must be longer than length + 1 = {length + 1}, got {len(ids)}")
     on_device = {ids.device: (ids, torch.arange(length, device=ids.device))}
@@ -203,8 +201,7 @@ def char_lm_stream(ids: torch.Tensor, *, length: int, batch_size: int):
     """
     check_int("length", length, minimum=1)
     check_int("batch_size", batch_size, minimum=1)
-    if not isinstance(ids, torch.Tensor) or ids.ndim != 1:
-        raise ValueError("ids must be a 1-D tensor of token ids")
+    check_tensor("ids", ids, ndim=1, dtype_kind="int")
     per_stream = (len(ids) - 1) // batch_size
     windows = per_stream // length
     if windows < 1:

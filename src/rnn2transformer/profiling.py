@@ -161,7 +161,7 @@ def time_backward(
     return {**timing, "saved_bytes": float(saved), "peak_bytes": peak}
 
 
-def peak_bytes(fn: Callable[[], object], *, device: torch.device) -> float:
+def peak_bytes(fn: Callable[[], object], *, device: torch.device | str) -> float:
     """The CUDA allocator's peak while ``fn()`` runs, in bytes; NaN on other devices, where
     PyTorch exposes no such counter (and ``fn`` is not called)."""
     device = _device(device)

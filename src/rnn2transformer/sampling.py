@@ -59,11 +59,11 @@ def generate(
 ) -> list[int]:
     """Continue ``prompt`` (token ids) by ``n_tokens`` tokens, each sampled from
     :func:`next_token_distribution` of the model's last logits; returns only the new ids."""
-    if not isinstance(prompt, list | tuple) or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in prompt):
-        raise TypeError(f"prompt must be a list of int token ids, got {type(prompt).__name__}"
-                        + (f" of {type(prompt[0]).__name__}" if isinstance(prompt, list | tuple)
-                           and prompt else ""))
+    if not isinstance(prompt, list | tuple):
+        raise TypeError(f"prompt must be a list of int token ids, got {type(prompt).__name__}")
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in prompt):
+        raise TypeError(f"prompt must be a list of int token ids, got a {type(prompt).__name__} "
+                        f"holding {sorted({type(i).__name__ for i in prompt})}")
     if not prompt:
         raise ValueError("prompt must hold at least one token id")
     check_int("n_tokens", n_tokens, minimum=0)

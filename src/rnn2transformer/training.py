@@ -329,17 +329,23 @@ def check_run(model: nn.Module, train_data: Batch | BatchFn, val_data: Batch | N
         raise ValueError("this batch function hands out consecutive windows and keeps its "
                          "position itself, so a run cannot be resumed from a checkpoint; "
                          "train it without checkpoint=")
+    check_metrics(metrics)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("model has no trainable parameters (all have requires_grad=False)")
+    total_steps, eval_every = steps_at_scale(
+        total_steps, max(1, total_steps // 20) if run.eval_every is None else run.eval_every)
+    return replace(run, steps=total_steps, epochs=None, eval_every=eval_every)
+
+
+def check_metrics(metrics: Any) -> None:
+    """``metrics``, as :func:`train` and :func:`evaluate` take it: None or a dict of name ->
+    function (out, targets) -> float."""
     if metrics is not None and not isinstance(metrics, dict):
         raise TypeError(f"metrics must be a dict of name -> function, got "
                         f"{type(metrics).__name__}")
     for name, fn in (metrics or {}).items():
         if not callable(fn):
             raise TypeError(f"metrics[{name!r}] must be a function (out, targets) -> float")
-    if not any(p.requires_grad for p in model.parameters()):
-        raise ValueError("model has no trainable parameters (all have requires_grad=False)")
-    total_steps, eval_every = steps_at_scale(
-        total_steps, max(1, total_steps // 20) if run.eval_every is None else run.eval_every)
-    return replace(run, steps=total_steps, epochs=None, eval_every=eval_every)
 
 
 def check_data(name: str, data: Any) -> None:
@@ -450,9 +456,7 @@ def evaluate(
     mode; the model keeps the mode it had."""
     check_data("data", data)
     check_int("batch_size", batch_size, minimum=1)
-    if metrics is not None and not isinstance(metrics, dict):
-        raise TypeError(f"metrics must be a dict of name -> function, got "
-                        f"{type(metrics).__name__}")
+    check_metrics(metrics)
     device = device or next(model.parameters()).device
     x_all, y_all = data
     totals: dict[str, float] = {}
@@ -496,5 +500,6 @@ def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["Batch", "BatchFn", "Batches", "Metric", "RunningMeans", "accuracy", "check_data",
+           "check_metrics",
            "count_parameters", "evaluate", "learning_rate", "make_optimizer", "precision_policy",
            "train", "train_val_split", "use_autocast"]

@@ -11,6 +11,7 @@ from rnn2transformer.book.exercises import check_function
 from rnn2transformer.context import loss_by_position
 from rnn2transformer.corpus import char_lm_batches, char_lm_eval_set
 from rnn2transformer.models.attention import attention
+from rnn2transformer.models.gru import GRU
 from rnn2transformer.models.linear_rnn import MinGRU, linear_scan
 from rnn2transformer.models.lstm import LSTM
 from rnn2transformer.models.recurrent import RecurrentConfig, RecurrentModel
@@ -100,6 +101,9 @@ CASES = {
     "LSTM, a state of the wrong width": (
         lambda: LSTM(3, 4)(torch.randn(2, 5, 3), (torch.zeros(2, 5), torch.zeros(2, 5))),
         ValueError, r"state must be a pair \(h, c\).*got \[\(2, 5\), \(2, 5\)\]"),
+    "GRU, a state of the wrong width (one check for every recurrent layer)": (
+        lambda: GRU(3, 4)(torch.randn(2, 5, 3), torch.zeros(2, 5)),
+        ValueError, r"state must be a tensor of shape \(2, 4\), got a Tensor of shape \(2, 5\)"),
     # regression targets (B, 1) against outputs (B,) averaged a B x B grid of errors
     "a regression model, targets of shape (B, 1)": (
         lambda: regression_model()(torch.randn(2, 6, 2), torch.randn(2, 1)),

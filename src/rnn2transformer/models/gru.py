@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .rnn import RecurrentWeights, check_sequence
+from .rnn import RecurrentWeights, check_sequence, initial_state
 
 GATES = ("reset", "update", "candidate")
 
@@ -70,8 +70,8 @@ class GRU(nn.Module):
     def forward_with_gates(self, x: torch.Tensor, state: torch.Tensor | None = None
                            ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Like ``forward``, plus every gate at every step, each (B, T, H)."""
-        B, T, _ = check_sequence(x, self.cell.input_size)
-        h = x.new_zeros(B, self.cell.hidden_size) if state is None else state
+        _, T, _ = check_sequence(x, self.cell.input_size)
+        h = initial_state(x, state, self.cell.hidden_size)
         outputs, trace = [], {name: [] for name in GATES}
         for t in range(T):
             h, gates = self.cell.step(x[:, t], h)

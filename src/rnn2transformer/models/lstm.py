@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .rnn import RecurrentWeights, check_sequence
+from .rnn import RecurrentWeights, check_sequence, initial_state
 
 GATES = ("input", "forget", "candidate", "output")
 State = tuple[torch.Tensor, torch.Tensor]
@@ -74,19 +74,8 @@ class LSTM(nn.Module):
         self, x: torch.Tensor, state: State | None = None
     ) -> tuple[torch.Tensor, State, dict[str, torch.Tensor]]:
         """Like ``forward``, plus every gate and the cell state at every step, each (B, T, H)."""
-        B, T, _ = check_sequence(x, self.cell.input_size)
-        if state is None:
-            zeros = x.new_zeros(B, self.cell.hidden_size)
-            state = (zeros, zeros)
-        elif not (isinstance(state, tuple | list) and len(state) == 2 and all(
-                isinstance(s, torch.Tensor) and s.shape == (B, self.cell.hidden_size)
-                for s in state)):
-            given = ([tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
-                      for s in state] if isinstance(state, tuple | list)
-                     else f"a {type(state).__name__} of shape {tuple(state.shape)}"
-                     if isinstance(state, torch.Tensor) else type(state).__name__)
-            raise ValueError(f"state must be a pair (h, c) of tensors of shape "
-                             f"{(B, self.cell.hidden_size)}, got {given}")
+        _, T, _ = check_sequence(x, self.cell.input_size)
+        state = initial_state(x, state, self.cell.hidden_size, pair=True)
         outputs, trace = [], {name: [] for name in (*GATES, "cell")}
         for t in range(T):
             state, gates = self.cell.step(x[:, t], state)

@@ -68,6 +68,26 @@ def check_sequence(x: torch.Tensor, input_size: int) -> tuple[int, int, int]:
     return tuple(x.shape)
 
 
+def initial_state(x: torch.Tensor, state, hidden_size: int, *, pair: bool = False):
+    """Where a recurrent layer over ``x`` (B, T, C) starts: zeros (B, hidden_size) when
+    ``state`` is None (a pair of them, (h, c), for the LSTM: ``pair=True``), else ``state``
+    after checking that it holds tensors of that shape, as every recurrent layer reads it."""
+    B = x.shape[0]
+    if state is None:
+        zeros = x.new_zeros(B, hidden_size)
+        return (zeros, zeros) if pair else zeros
+    parts = list(state) if pair and isinstance(state, tuple | list) else [state]
+    if len(parts) == (2 if pair else 1) and all(
+            isinstance(s, torch.Tensor) and s.shape == (B, hidden_size) for s in parts):
+        return state
+    given = ([tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
+              for s in state] if isinstance(state, tuple | list)
+             else f"a {type(state).__name__}" + (f" of shape {tuple(state.shape)}"
+                                                 if isinstance(state, torch.Tensor) else ""))
+    raise ValueError(f"state must be {'a pair (h, c) of tensors' if pair else 'a tensor'} of "
+                     f"shape {(B, hidden_size)}, got {given}")
+
+
 class RNNCell(RecurrentWeights):
     """One step: ``h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``."""
 
@@ -95,8 +115,8 @@ class RNN(nn.Module):
     def forward(
         self, x: torch.Tensor, state: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        B, T, _ = check_sequence(x, self.cell.input_size)
-        h = x.new_zeros(B, self.cell.hidden_size) if state is None else state
+        _, T, _ = check_sequence(x, self.cell.input_size)
+        h = initial_state(x, state, self.cell.hidden_size)
         outputs = []
         for t in range(T):  # the for-loop of chapter 2, with learned weights
             h = self.cell(x[:, t], h)
