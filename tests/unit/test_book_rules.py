@@ -70,6 +70,39 @@ def test_no_shown_cell_chooses_a_sentence_or_runs_long(md):
         f"{cellstats.MAX_SHOWN_LINES} lines of code (imports not counted)")
 
 
+RULE_CHAPTER = """
+```{code-cell} ipython3
+:tags: [remove-cell]
+if "google.colab" in sys.modules:
+    %pip install --quiet rnn2transformer
+```
+
+```{code-cell} ipython3
+import torch
+short = {"a short": 1}
+label = "a label of some length"
+accuracy = table["validation accuracy %"]
+for key in keys:
+    glue(f"loss_{key}", losses[key])
+
+glue("ones", torch.ones(1).item())
+history = train(net, data, note="a long string here")
+```
+"""
+
+
+def test_the_prose_count_is_the_reviews_rule(tmp_path):
+    """Top-level statements that build text count whole (a loop too); an index, a short label,
+    an import and a statement that runs torch or train do not; the install cell's lines are code
+    lines, though ast cannot read them."""
+    chapter = tmp_path / "01_rule.md"
+    chapter.write_text(RULE_CHAPTER)
+    stats = cellstats.chapter_stats(chapter)
+    assert stats["code lines"] == 2 + 8  # blank lines and cell tags are not code
+    assert stats["glue calls"] == 2
+    assert stats["prose lines"] == 1 + 2  # the label, and the loop that glues
+
+
 def test_prose_assembly_does_not_grow_back():
     # the review's target is 15% (cellstats.MAX_PROSE_SHARE); until the chapters reach it, the
     # share may not rise above where it stands (cellstats.PROSE_CEILING, lowered as they improve)

@@ -1,20 +1,26 @@
 """What the chapters' code cells are made of, measured as the code review of 2026-12-04 measured
 it (``python -m rnn2transformer.book.cellstats``): code lines, ``glue()`` calls, the share of
-statement lines that only assemble prose, the longest shown cell, and string-valued if/else.
+code lines held by statements that build text, the longest shown cell, and string-valued
+if/else.
 
-A statement (looking inside loops, ifs and functions) counts as *prose* when it glues, builds
-an f-string, holds a sentence as a literal or calls a sentence builder (``verdict``,
-``against_counts``, ``where_each_leads``, ...) and calls no model, training, ``torch.`` or
-chart (``alt.``) code. A cell is *shown* unless its tags hide its input
-(``remove-cell``, ``remove-input``, ``hide-input``). The rules the book keeps
-(``tests/unit/test_book_rules.py``): no shown cell holds a string-valued if/else expression or
-more than :data:`MAX_SHOWN_LINES` lines, and prose stays under :data:`PROSE_CEILING` of the
-chapters' code lines. The code review's target is :data:`MAX_PROSE_SHARE`; the chapters are not
-there yet (``docs/design.md``, "Run, decide, say"), and the ceiling only comes down. A chapter
-glues numbers and decisions; its sentences are in its Markdown, around them.
+The review gives its rule in a sentence ("statements that build strings without calling models,
+``train``, ``torch.`` or ``alt.``") and not its script. This is the reading of that sentence that
+gives back the review's own figures: a top-level statement of a cell (a loop or a function counts
+whole; imports do not count) is *prose* when it glues, calls a sentence builder (``verdict``,
+``ahead``, ``Claim``, ...), builds an f-string or holds a string of ten characters or more outside
+an index (``table["a column"]`` reads a value and builds nothing), and calls no ``torch.``,
+``alt.``, ``train`` or ``model``. Code lines are the non-blank lines of every code cell, the
+install cell's included. On the review's commit (aa6b89c) this reads 37.0% where the review
+reported 37%, on the commit it called "two days ago" (deda59b) 35.8% where it reported 36%, and
+each chapter of aa6b89c within 1.6 points of the review's table on average (``docs/design.md``,
+"Run, decide, say"). The count is blunt: it counts the labels of the tables a chapter builds as
+text, and every ``glue`` line of a number as prose.
 
-This measure is more lenient than the review's own script, which we do not have: on the
-review's commit (aa6b89c) it reads 28% where the review reported 37%.
+A cell is *shown* unless its tags hide its input (``remove-cell``, ``remove-input``,
+``hide-input``). The rules the book keeps (``tests/unit/test_book_rules.py``): no shown cell holds
+a string-valued if/else expression or more than :data:`MAX_SHOWN_LINES` lines, and the prose share
+stays under :data:`PROSE_CEILING`. The code review's target is :data:`MAX_PROSE_SHARE`; the
+chapters are far from it, and the ceiling only comes down.
 """
 
 from __future__ import annotations
@@ -27,12 +33,14 @@ from pathlib import Path
 
 MAX_SHOWN_LINES = 40
 MAX_PROSE_SHARE = 0.15  # the code review's target
-# What the chapters may not exceed while they are above the target: 16.7% on 2026-12-06 (17.5%
-# that morning, 25% on 2026-12-04). Lower it when the chapters improve; never raise it.
-PROSE_CEILING = 0.167
+# What the chapters may not exceed while they are above the target: 29.0% (0.2902) on 2026-12-06
+# by this count (the review's commit: 37.0%). Lower it when the chapters improve; never raise it.
+PROSE_CEILING = 0.291
 SENTENCE_BUILDERS = {"glue", "verdict", "against_counts", "where_each_leads", "describe_growth",
                      "where_transformer_leads", "glue_claim", "Claim", "learned",
-                     "gated_verdict"}
+                     "gated_verdict", "ahead", "against_baseline"}
+NOT_PROSE = {"torch.", "alt.", "train", "model"}  # a statement that runs these is an experiment
+MIN_TEXT = 10  # a string this long outside an index is text the statement builds
 HIDDEN = {"remove-cell", "remove-input", "hide-input"}
 FENCE = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.S | re.M)
 
@@ -71,6 +79,7 @@ def code_cells(chapter: str | Path) -> list[Cell]:
 
 
 def _calls(node: ast.AST) -> set[str]:
+    """The names a statement calls, with ``torch.`` and ``alt.`` for calls into those modules."""
     names = set()
     for sub in ast.walk(node):
         if isinstance(sub, ast.Call):
@@ -80,39 +89,29 @@ def _calls(node: ast.AST) -> set[str]:
             root = f
             while isinstance(root, ast.Attribute):
                 root = root.value
-            if isinstance(root, ast.Name) and root.id in ("torch", "alt", "nn", "F"):
+            if isinstance(root, ast.Name) and root.id in ("torch", "alt"):
                 names.add(f"{root.id}.")
     return names
 
 
+def _builds_text(statement: ast.stmt) -> bool:
+    """An f-string, or a string of MIN_TEXT characters or more that is not an index."""
+    indices = {id(n) for sub in ast.walk(statement) if isinstance(sub, ast.Subscript)
+               for n in ast.walk(sub.slice)}
+    return any(id(n) not in indices and (
+        isinstance(n, ast.JoinedStr)
+        or (isinstance(n, ast.Constant) and isinstance(n.value, str) and len(n.value) >= MIN_TEXT))
+        for n in ast.walk(statement))
+
+
 def is_prose(statement: ast.stmt) -> bool:
-    """A statement that only assembles or glues words (see the module docstring)."""
-    calls = _calls(statement)
-    if calls & {"torch.", "alt.", "nn.", "F.", "train", "evaluate", "model"}:
+    """A top-level statement that builds text and runs no experiment (see the module docstring)."""
+    if isinstance(statement, ast.Import | ast.ImportFrom):
         return False
-    builds_text = any(isinstance(n, ast.JoinedStr) or _sentence(n)
-                      for n in ast.walk(statement))
-    return builds_text or bool(calls & SENTENCE_BUILDERS)
-
-
-def _sentence(node: ast.AST) -> bool:
-    """A string literal that reads as words (a space and at least 25 characters)."""
-    return (isinstance(node, ast.Constant) and isinstance(node.value, str)
-            and len(node.value) >= 25 and " " in node.value)
-
-
-def _leaves(body: list[ast.stmt]) -> list[ast.stmt]:
-    """The simple statements of a block, looking inside loops, ifs, withs and functions."""
-    leaves = []
-    for statement in body:
-        inner = [getattr(statement, name, None) for name in ("body", "orelse", "finalbody")]
-        blocks = [b for b in inner if isinstance(b, list) and b]
-        if blocks and not isinstance(statement, ast.expr):
-            for block in blocks:
-                leaves += _leaves(block)
-        else:
-            leaves.append(statement)
-    return leaves
+    calls = _calls(statement)
+    if calls & NOT_PROSE:
+        return False
+    return bool(calls & SENTENCE_BUILDERS) or _builds_text(statement)
 
 
 def string_if_else(tree: ast.AST) -> list[int]:
@@ -130,16 +129,15 @@ def chapter_stats(chapter: str | Path) -> dict:
     code_lines = prose_lines = glues = longest = 0
     long_cells, branching = [], []
     for cell in code_cells(chapter):
+        lines = [line for line in cell.source.split("\n") if line.strip()]
+        code_lines += len(lines)  # the install cell's too, which IPython syntax keeps from ast
         try:
             tree = ast.parse(cell.source)
         except SyntaxError:
             continue
-        lines = [line for line in cell.source.split("\n") if line.strip()]
-        code_lines += len(lines)
         glues += sum(1 for n in ast.walk(tree) if isinstance(n, ast.Call)
                      and isinstance(n.func, ast.Name) and n.func.id == "glue")
-        prose_lines += sum(s.end_lineno - s.lineno + 1 for s in _leaves(tree.body)
-                           if is_prose(s))
+        prose_lines += sum(s.end_lineno - s.lineno + 1 for s in tree.body if is_prose(s))
         if cell.shown:
             imports = sum(s.end_lineno - s.lineno + 1 for s in tree.body
                           if isinstance(s, ast.Import | ast.ImportFrom))
