@@ -33,7 +33,7 @@ from pathlib import Path
 
 MAX_SHOWN_LINES = 40
 MAX_PROSE_SHARE = 0.15  # the code review's target
-# What the chapters may not exceed while they are above the target: 29.0% (0.2902) on 2026-12-06
+# What the chapters may not exceed while they are above the target: 29.0% (0.2905) on 2026-12-06
 # by this count (the review's commit: 37.0%). Lower it when the chapters improve; never raise it.
 PROSE_CEILING = 0.291
 SENTENCE_BUILDERS = {"glue", "verdict", "against_counts", "where_each_leads", "describe_growth",
