@@ -9,8 +9,9 @@ gives back the review's own figures: a top-level statement of a cell (a loop or 
 whole; imports do not count) is *prose* when it glues, calls a sentence builder (``verdict``,
 ``ahead``, ``Claim``, ...), builds an f-string or holds a string of ten characters or more outside
 an index (``table["a column"]`` reads a value and builds nothing), and calls no ``torch.``,
-``alt.``, ``train`` or ``model``. Code lines are the non-blank lines of every code cell, the
-install cell's included. On the review's commit (aa6b89c) this reads 37.0% where the review
+``alt.``, ``train`` or ``model``. Code lines are the non-blank lines of every code cell without
+its metadata and its unindented ``%`` and ``!`` lines (the review dropped them too), the install
+cell's indented ones included. On the review's commit (aa6b89c) this reads 37.0% where the review
 reported 37%, on the commit it called "two days ago" (deda59b) 35.8% where it reported 36%, and
 each chapter of aa6b89c within 1.6 points of the review's table on average (``docs/design.md``,
 "Run, decide, say"). The count is blunt: it counts the labels of the tables a chapter builds as
@@ -33,7 +34,7 @@ from pathlib import Path
 
 MAX_SHOWN_LINES = 40
 MAX_PROSE_SHARE = 0.15  # the code review's target
-# What the chapters may not exceed while they are above the target: 29.0% (0.2905) on 2026-12-06
+# What the chapters may not exceed while they are above the target: 29.0% (0.2901) on 2026-12-06
 # by this count (the review's commit: 37.0%). Lower it when the chapters improve; never raise it.
 PROSE_CEILING = 0.291
 SENTENCE_BUILDERS = {"glue", "verdict", "against_counts", "where_each_leads", "describe_growth",
