@@ -52,6 +52,17 @@ def get_device(name: str | None = None) -> torch.device:
     return torch.device(name)
 
 
+def as_device(device: torch.device | str | None) -> torch.device:
+    """``device`` as the package's functions take it: a torch.device as it is, a name such as
+    'cpu' or None as :func:`get_device` reads them."""
+    if device is None or isinstance(device, str):
+        return get_device(device)
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device must be a torch.device or a name such as 'cpu', got "
+                        f"{type(device).__name__}")
+    return device
+
+
 def set_seed(seed: int) -> int:
     """Seed Python's ``random``, NumPy and torch (CPU and every GPU); return the seed.
 

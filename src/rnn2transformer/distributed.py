@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .device import get_device
+from .device import as_device
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def place(model: nn.Module, device: torch.device | str | None, batch_size: int,
     is one of its ranks (:func:`setup`), choose the device (one GPU per rank), check that the
     ranks can share the global batch, and move the model there. Returns the device and the
     module that trains: the model itself, or its data-parallel wrapper."""
-    device = device if isinstance(device, torch.device) else get_device(device)
+    device = as_device(device)
     here = setup(device)  # rank 0 of 1 unless torchrun started this process
     if here.distributed:
         if device.type == "cuda" and device.index is None:  # one device per process

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ._checks import check_int
-from .device import fit_threads, get_device
+from .device import as_device, fit_threads
 from .models.pairs import char_lm_pair
 from .models.shared import count_parameters
 from .settings import progress_enabled, repeats_at_scale
@@ -57,21 +57,11 @@ def saved_tensor_bytes(fn: Callable[[], torch.Tensor]) -> int:
     return sum(seen.values())
 
 
-def _device(device: torch.device | str) -> torch.device:
-    """``device`` as :func:`rnn2transformer.train` takes it: a torch.device or a name."""
-    if isinstance(device, str):
-        return get_device(device)
-    if not isinstance(device, torch.device):
-        raise TypeError(f"device must be a torch.device or a name such as 'cpu', got "
-                        f"{type(device).__name__}")
-    return device
-
-
 def time_call(
     fn: Callable[[], object], *, device: torch.device | str, repeats: int = 5, warmup: int = 1
 ) -> dict[str, float]:
     """Seconds per call of ``fn()`` (median, min, max over ``repeats``, after ``warmup``)."""
-    device = _device(device)
+    device = as_device(device)
     check_int("repeats", repeats, minimum=1)
     check_int("warmup", warmup, minimum=0)
     repeats, warmup = repeats_at_scale(repeats, warmup)  # smoke: run the code once
@@ -102,7 +92,7 @@ def paired_rounds(
     if not (isinstance(calls, dict) and len(calls) >= 2
             and all(callable(f) for f in calls.values())):
         raise TypeError(f"calls must map at least two names to callables, got {calls!r}")
-    device = _device(device)
+    device = as_device(device)
     check_int("rounds", rounds, minimum=3)
     check_int("warmup", warmup, minimum=0)
     rounds, warmup = repeats_at_scale(rounds, warmup)
@@ -164,7 +154,7 @@ def time_backward(
 def peak_bytes(fn: Callable[[], object], *, device: torch.device | str) -> float:
     """The CUDA allocator's peak while ``fn()`` runs, in bytes; NaN on other devices, where
     PyTorch exposes no such counter (and ``fn`` is not called)."""
-    device = _device(device)
+    device = as_device(device)
     if device.type != "cuda":
         return float("nan")
     torch.cuda.reset_peak_memory_stats(device)
@@ -231,7 +221,7 @@ def training_step(
     weights: time a copy of a model you still need. ``step.bf16`` says whether autocast is on."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    device = _device(device)
+    device = as_device(device)
     model.to(device).train()
     x, y = x.to(device), y.to(device)
     opt = make_optimizer("adam", list(model.parameters()), lr=1e-3, device=device)

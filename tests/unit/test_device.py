@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rnn2transformer import device, get_device, set_seed
-from rnn2transformer.device import fit_threads
+from rnn2transformer.device import as_device, fit_threads
 
 
 def available(monkeypatch, *, cuda: bool, mps: bool) -> None:
@@ -136,3 +136,16 @@ def test_a_moment_of_load_does_not_take_a_thread(monkeypatch):
         tick(1.0)
     assert tick(1.0) == 1  # held in every reading: the thread goes to that program
     torch.set_num_threads(2)
+
+
+def test_as_device_takes_a_device_a_name_or_none_and_refuses_the_rest(monkeypatch):
+    monkeypatch.delenv("RNN2T_DEVICE", raising=False)
+    available(monkeypatch, cuda=False, mps=False)
+    given = torch.device("cuda", 1)  # passed through as it is, not checked against the machine
+    assert as_device(given) is given
+    assert as_device("cpu") == torch.device("cpu")
+    assert as_device(None) == torch.device("cpu")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        as_device("cuda")  # a name is read as get_device reads it
+    with pytest.raises(TypeError, match="device must be a torch.device or a name"):
+        as_device(0)

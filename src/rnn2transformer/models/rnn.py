@@ -80,12 +80,18 @@ def initial_state(x: torch.Tensor, state, hidden_size: int, *, pair: bool = Fals
     if len(parts) == (2 if pair else 1) and all(
             isinstance(s, torch.Tensor) and s.shape == (B, hidden_size) for s in parts):
         return state
-    given = ([tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
-              for s in state] if isinstance(state, tuple | list)
-             else f"a {type(state).__name__}" + (f" of shape {tuple(state.shape)}"
-                                                 if isinstance(state, torch.Tensor) else ""))
-    raise ValueError(f"state must be {'a pair (h, c) of tensors' if pair else 'a tensor'} of "
-                     f"shape {(B, hidden_size)}, got {given}")
+    wanted = "a pair (h, c) of tensors" if pair else "a tensor"
+    raise ValueError(f"state must be {wanted} of shape {(B, hidden_size)}, got "
+                     f"{_described(state)}")
+
+
+def _described(state) -> str:
+    """What a wrong ``state`` is, for the message: the shapes in a tuple, else its type."""
+    if isinstance(state, tuple | list):
+        return str([tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
+                    for s in state])
+    shape = f" of shape {tuple(state.shape)}" if isinstance(state, torch.Tensor) else ""
+    return f"a {type(state).__name__}{shape}"
 
 
 class RNNCell(RecurrentWeights):
